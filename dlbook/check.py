@@ -1,0 +1,171 @@
+"""Proofs that a NumPy layer is right: against its torch twin, and against finite differences.
+
+Relative error is normwise, ``max|a - b| / max(max|a|, max|b|)``, so one near-zero entry
+cannot blow it up; the defaults follow cs231n's habit (float64 smooth functions ~1e-10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .devices import resolve_device
+from .nn.module import Module
+
+DEFAULT_RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
+#: Below this magnitude a quantity is rounding noise of O(1) data, compared absolutely: a gradient
+#: that is zero in exact arithmetic (the bias of a Linear followed by BatchNorm) has no relative error.
+DEFAULT_ATOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-6}
+
+
+class MismatchError(AssertionError):
+    """A NumPy result disagrees with its reference beyond the tolerance."""
+
+
+def max_abs_error(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    return float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def rel_error(a, b) -> float:
+    """Normwise relative error ``max|a-b| / max(max|a|, max|b|)`` (0 when both are 0)."""
+    scale = max(float(np.max(np.abs(a))) if np.size(a) else 0.0,
+                float(np.max(np.abs(b))) if np.size(b) else 0.0)
+    err = max_abs_error(a, b)
+    return err / scale if scale > 0 else err
+
+
+@dataclass
+class Report:
+    """Errors per compared quantity: ``{"output": (abs, rel), "dx": ..., "weight": ...}``."""
+
+    errors: dict[str, tuple[float, float]] = field(default_factory=dict)
+    rtol: float = 0.0
+    device: str = "cpu"
+    atol: float = 0.0
+
+    @property
+    def max_rel(self) -> float:
+        return max((rel for _, rel in self.errors.values()), default=0.0)
+
+    def __str__(self) -> str:
+        rows = [f"{name:>16}: max abs {a:.2e}  rel {r:.2e}" for name, (a, r) in self.errors.items()]
+        return f"vs torch on {self.device} (rtol {self.rtol:.0e})\n" + "\n".join(rows)
+
+
+def _record(report: Report, name: str, ours, theirs, rtol: float) -> None:
+    abs_err, rel = max_abs_error(ours, theirs), rel_error(ours, theirs)
+    report.errors[name] = (abs_err, rel)
+    scale = max(float(np.max(np.abs(ours), initial=0)), float(np.max(np.abs(theirs), initial=0)))
+    if rel > rtol and not scale <= report.atol:
+        raise MismatchError(f"{name}: relative error {rel:.3e} > {rtol:.0e}\n{report}")
+
+
+def against_torch(layer: Module, x: np.ndarray, target=None, *, dy=None, device=None,
+                  rtol: float | None = None, atol: float | None = None, seed: int = 0) -> Report:
+    """Run ``layer`` and its torch twin on the same input; compare output, dx and every gradient.
+
+    For a loss layer pass ``target``; the upstream gradient is then 1. Otherwise ``dy``
+    (default: standard normal, fixed by ``seed``) is fed to both backward passes.
+    Raises :class:`MismatchError` when any relative error exceeds ``rtol``
+    (default 1e-10 for float64, 1e-5 for float32), unless both sides are below ``atol``
+    in magnitude (default 1e-12 / 1e-6: rounding noise around an exact zero).
+    """
+    from .nn.bridge import to_torch
+
+    x = np.asarray(x)
+    rtol = DEFAULT_RTOL.get(x.dtype, 1e-5) if rtol is None else rtol
+    device = resolve_device(device)
+    twin = to_torch(layer, device=device)
+    atol = DEFAULT_ATOL.get(x.dtype, 1e-6) if atol is None else atol
+    report = Report(rtol=rtol, device=str(device), atol=atol)
+
+    layer.zero_grad()
+    xt = torch.tensor(x, device=device, requires_grad=True)
+    if target is not None:
+        y = layer.forward(x, target)
+        target_t = torch.as_tensor(np.asarray(target), device=device)
+        yt = twin(xt, target_t)
+        dx = layer.backward(np.ones_like(np.asarray(y)))
+        yt.backward(torch.ones_like(yt))
+    else:
+        y = layer.forward(x)
+        yt = twin(xt)
+        if dy is None:
+            dy = np.random.default_rng(seed).standard_normal(np.shape(y)).astype(x.dtype)
+        dx = layer.backward(dy)
+        yt.backward(torch.tensor(dy, device=device))
+    _record(report, "output", y, yt.detach().cpu().numpy(), rtol)
+    _record(report, "dx", dx, xt.grad.cpu().numpy(), rtol)
+    torch_params = dict(twin.named_parameters())
+    for name, grad in layer.named_grads().items():
+        tgrad = torch_params[name].grad
+        _record(report, f"d{name}", grad, tgrad.cpu().numpy() if tgrad is not None else np.zeros_like(grad), rtol)
+    for name, buf in layer.named_buffers().items():
+        tbuf = dict(twin.named_buffers())[name]
+        _record(report, name, buf, tbuf.cpu().numpy(), rtol)
+    return report
+
+
+def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of a scalar function ``f()`` with respect to array ``x`` (changed in place, restored)."""
+    if x.dtype != np.float64:
+        raise TypeError(f"finite differences need float64, got {x.dtype}")
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + eps
+        plus = f()
+        x[i] = old - eps
+        minus = f()
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def gradcheck(layer: Module, x: np.ndarray, target=None, *, eps: float = 1e-6,
+              rtol: float = 1e-6, atol: float = 1e-8, seed: int = 0) -> dict[str, float]:
+    """Compare ``layer.backward`` with central differences, for the input and every parameter.
+
+    Float64 only. A non-scalar output (any layer; a loss with ``reduction="none"``) is reduced
+    to a scalar by a fixed random projection ``sum(y * g)``, which exercises every output entry.
+    Stochastic layers must be in a deterministic state (e.g. ``eval()``); layers with running
+    statistics update them on every one of the many forward calls.
+    A gradient whose analytic and numeric values are both below ``atol`` counts as zero
+    (central differences of a constant carry ~1e-10 of rounding noise).
+    Returns relative errors; raises :class:`MismatchError` on mismatch.
+    """
+    x = np.array(x, dtype=np.float64, copy=True)
+    if layer.dtype not in (None, np.float64):
+        raise TypeError(f"gradcheck needs a float64 layer, got {layer.dtype}; call layer.to(np.float64)")
+
+    def run():
+        return layer.forward(x, target) if target is not None else layer.forward(x)
+
+    probe = np.asarray(run())
+    g = np.random.default_rng(seed).standard_normal(probe.shape) if probe.ndim else None
+
+    def scalar() -> float:
+        y = run()
+        return float(np.sum(y * g)) if g is not None else float(y)
+
+    layer.zero_grad()
+    scalar()
+    analytic = {"dx": layer.backward(np.ones(()) if g is None else g)}
+    analytic.update({f"d{k}": v.copy() for k, v in layer.named_grads().items()})
+    numeric = {"dx": numerical_gradient(scalar, x, eps)}
+    for name, p in layer.named_parameters().items():
+        numeric[f"d{name}"] = numerical_gradient(scalar, p, eps)
+    errors = {}
+    for name in analytic:
+        errors[name] = rel_error(analytic[name], numeric[name])
+        scale = max(np.max(np.abs(analytic[name]), initial=0), np.max(np.abs(numeric[name]), initial=0))
+        if errors[name] > rtol and not scale <= atol:
+            raise MismatchError(f"{name}: finite-difference relative error {errors[name]:.3e} > {rtol:.0e}")
+    return errors

@@ -1,0 +1,129 @@
+"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax (as in ``torch.nn``).
+
+Parameter-free; any input shape (Softmax/LogSoftmax along ``dim``). The math lives in
+:mod:`dlbook.nn.functional`; a layer only remembers what its backward pass needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import functional as F
+from .module import Module
+
+
+class _Elementwise(Module):
+    """Shared plumbing: check the input, cache it (or the output), check dy's shape."""
+
+    def _remember(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        self._cache = (x, y)
+        return y
+
+    def _recall(self, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._need_cache()
+        self._check_grad_output(dy, y.shape)
+        return x, y
+
+    def _input(self, x) -> np.ndarray:
+        return self._check_input(x, None, "array of any shape")
+
+
+class ReLU(_Elementwise):
+    """max(0, x). ``inplace`` is accepted for torch's signature; a NumPy layer never overwrites x."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        x = self._input(x)
+        return self._remember(x, F.relu(x))
+
+    def backward(self, dy):
+        x, _ = self._recall(dy)
+        return F.relu_backward(dy, x)
+
+
+class LeakyReLU(_Elementwise):
+    """x for x > 0, ``negative_slope * x`` otherwise."""
+
+    torch_args = ("negative_slope",)
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope, self.inplace = float(negative_slope), inplace
+
+    def forward(self, x):
+        x = self._input(x)
+        return self._remember(x, F.leaky_relu(x, self.negative_slope))
+
+    def backward(self, dy):
+        x, _ = self._recall(dy)
+        return F.leaky_relu_backward(dy, x, self.negative_slope)
+
+
+class Sigmoid(_Elementwise):
+    """1 / (1 + exp(-x)); its derivative never exceeds 1/4."""
+
+    def forward(self, x):
+        x = self._input(x)
+        return self._remember(x, F.sigmoid(x))
+
+    def backward(self, dy):
+        _, y = self._recall(dy)
+        return F.sigmoid_backward(dy, y)
+
+
+class Tanh(_Elementwise):
+    """tanh(x); its derivative 1 - tanh² is 1 at 0."""
+
+    def forward(self, x):
+        x = self._input(x)
+        return self._remember(x, F.tanh(x))
+
+    def backward(self, dy):
+        _, y = self._recall(dy)
+        return F.tanh_backward(dy, y)
+
+
+class _AlongDim(_Elementwise):
+    torch_args = ("dim",)
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        if not isinstance(dim, (int, np.integer)):
+            # torch guesses a dim when given None (with a deprecation warning); we ask for it
+            raise TypeError(f"{type(self).__name__} needs an explicit int dim (e.g. dim=1 for (N, C)), got {dim!r}")
+        self.dim = int(dim)
+
+    def _input(self, x) -> np.ndarray:
+        x = super()._input(x)
+        if not -x.ndim <= self.dim < x.ndim:
+            need = self.dim + 1 if self.dim >= 0 else -self.dim
+            raise ValueError(f"{type(self).__name__}(dim={self.dim}) needs input with at least {need} "
+                             f"dimensions, got shape {x.shape}")
+        return x
+
+
+class Softmax(_AlongDim):
+    """exp(x) / Σ exp(x) along ``dim``: non-negative entries that sum to 1."""
+
+    def forward(self, x):
+        x = self._input(x)
+        return self._remember(x, F.softmax(x, axis=self.dim))
+
+    def backward(self, dy):
+        _, y = self._recall(dy)
+        return F.softmax_backward(dy, y, axis=self.dim)
+
+
+class LogSoftmax(_AlongDim):
+    """x - logsumexp(x) along ``dim``, computed stably."""
+
+    def forward(self, x):
+        x = self._input(x)
+        return self._remember(x, F.log_softmax(x, axis=self.dim))
+
+    def backward(self, dy):
+        _, y = self._recall(dy)
+        return F.log_softmax_backward(dy, y, axis=self.dim)

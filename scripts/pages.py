@@ -1,0 +1,75 @@
+"""Read and run the book's MyST pages without Sphinx: for tests and for writing chapters.
+
+    python scripts/pages.py book/zh/01_basics.md   # execute every code cell, fail on the first error
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+LANGS = ("zh", "en")
+
+_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.S | re.M)
+_FENCE = re.compile(r"^(`{3,}|~{3,}).*?^\1\s*$", re.S | re.M)
+_HEADING = re.compile(r"^(#{1,6})\s+\S", re.M)
+
+
+def chapter_pages(lang: str) -> list[Path]:
+    """The pages of one language, in file-name order (chapters are numbered)."""
+    return sorted((BOOK / lang).glob("*.md"))
+
+
+def code_cells(page: Path) -> list[str]:
+    """Source of each ``{code-cell}``, without its ``:option:`` lines."""
+    cells = []
+    for body in _CELL.findall(Path(page).read_text(encoding="utf-8")):
+        lines = body.splitlines()
+        while lines and lines[0].startswith(":"):
+            lines.pop(0)
+        cells.append("\n".join(lines).strip("\n"))
+    return cells
+
+
+def heading_levels(page: Path) -> list[int]:
+    """The level of each heading in order, ignoring anything inside fenced blocks."""
+    text = _FENCE.sub("", Path(page).read_text(encoding="utf-8"))
+    text = re.sub(r"^---\n.*?\n---\n", "", text, count=1, flags=re.S)  # front matter
+    return [len(m.group(1)) for m in _HEADING.finditer(text)]
+
+
+def as_script(page: Path) -> str:
+    cells = code_cells(page)
+    parts = ["import matplotlib\nmatplotlib.use('Agg')\n"]
+    for i, cell in enumerate(cells, 1):
+        parts.append(f"# -- cell {i} --\n{cell}\n")
+    return "\n".join(parts)
+
+
+def execute(page: Path, env: dict | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """Run a page's code cells in a fresh interpreter, in the page's folder, as the build would."""
+    page = Path(page).resolve()
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False, encoding="utf-8") as f:
+        f.write(as_script(page))
+    try:
+        return subprocess.run([sys.executable, f.name], cwd=page.parent, capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, **(env or {})})
+    finally:
+        os.unlink(f.name)
+
+
+if __name__ == "__main__":
+    status = 0
+    for arg in sys.argv[1:]:
+        result = execute(Path(arg))
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        print(f"{arg}: {'ok' if result.returncode == 0 else 'FAILED'}")
+        status |= result.returncode
+    sys.exit(status)
