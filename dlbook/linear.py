@@ -19,7 +19,7 @@ LOSSES = {
 
 
 class LinearClassifier:
-    """C-class linear scores ``X @ weight.T + bias`` with a softmax or multiclass-hinge loss.
+    r"""C-class linear scores ``X @ weight.T + bias`` with a softmax or multiclass-hinge loss.
 
     ``weight_decay`` λ adds $\tfrac{\lambda}{2}\lVert W\rVert_F^2$ to the loss (not on the bias).
     """

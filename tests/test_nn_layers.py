@@ -131,3 +131,11 @@ def test_train_and_eval_propagate_to_children():
     assert not model.training and not model[1].training
     model.train()
     assert model[1].training
+
+
+def test_sigmoid_and_softmax_do_not_overflow_at_extremes():
+    x = np.array([[-1000.0, 0.0, 1000.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # a naive 1/(1+exp(-x)) or exp(x)/sum would raise here
+        np.testing.assert_array_equal(nn.Sigmoid()(x), [[0.0, 0.5, 1.0]])
+        np.testing.assert_array_equal(nn.Softmax(dim=1)(x), [[0.0, 0.0, 1.0]])
+        assert nn.LogSoftmax(dim=1)(x)[0, 0] == -2000.0

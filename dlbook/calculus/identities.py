@@ -76,3 +76,20 @@ def _identities() -> list[Identity]:
 
 #: The identities the chapter shows and the tests check, keyed by name.
 IDENTITIES: dict[str, Identity] = {identity.name: identity for identity in _identities()}
+
+
+def verify_all(seed: int = 0) -> list[dict]:
+    """Derive and check every identity; plain data for :func:`dlbook.cache.cached_call` and the chapter.
+
+    Each row: ``name``, ``f`` (LaTeX of f), ``X`` (its name), ``shape``, ``derived`` (LaTeX of sympy's
+    derivation), ``closed_form`` (LaTeX), ``errors`` (reference -> relative error).
+    Raises :class:`~dlbook.calculus.verify.VerificationError` on the first identity that fails.
+    """
+    rows = []
+    for identity in IDENTITIES.values():
+        derived = identity.derive()
+        result = identity.verify(seed=seed, derivative=derived)
+        rows.append({"name": identity.name, "f": sp.latex(identity.f), "X": identity.X.name,
+                     "shape": tuple(int(d) for d in identity.X.shape), "derived": sp.latex(derived),
+                     "closed_form": sp.latex(identity.closed_form), "errors": dict(result.errors)})
+    return rows

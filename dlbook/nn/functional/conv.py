@@ -153,10 +153,10 @@ def _pool_geometry(who: str, kernel_size, stride, padding, dilation=1) -> Window
     stride = kernel if stride is None else _positive_pair(stride, "stride", who)
     dilation = _positive_pair(dilation, "dilation", who)
     ph, pw = pair(padding, "padding")
-    for p, k, d in ((ph, kernel[0], dilation[0]), (pw, kernel[1], dilation[1])):
-        if p < 0 or 2 * p > d * (k - 1) + 1:  # torch's rule: at most half the (dilated) kernel
-            raise ValueError(f"{who}: padding must be between 0 and half the kernel span, got padding="
-                             f"{padding!r} for kernel_size={kernel_size!r}, dilation={d}")
+    for p, k in ((ph, kernel[0]), (pw, kernel[1])):
+        if p < 0 or p > k // 2:  # torch's rule: at most half the kernel size
+            raise ValueError(f"{who}: padding must be between 0 and half the kernel size, got padding="
+                             f"{padding!r} for kernel_size={kernel_size!r}")
     return WindowGeometry(kernel, stride, ((ph, ph), (pw, pw)), dilation)
 
 

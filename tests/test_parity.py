@@ -1,0 +1,77 @@
+"""The zh and en editions mirror each other: pages, sections, code cells, links, table of contents.
+
+Documented exception: the first code cell of a page sets the language (LANG = "zh" / "en");
+apart from that literal it must match too.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import pages
+
+ROOT = Path(__file__).resolve().parents[1]
+ZH = {p.name for p in pages.chapter_pages("zh")}
+EN = {p.name for p in pages.chapter_pages("en")}
+MIRROR_TEXT = {"zh": "English version", "en": "中文版"}
+
+
+def test_same_pages_in_both_languages():
+    assert ZH, "no Chinese pages found"
+    assert ZH == EN, f"only zh: {sorted(ZH - EN)}, only en: {sorted(EN - ZH)}"
+
+
+@pytest.mark.parametrize("name", sorted(ZH & EN))
+def test_same_section_structure(name):
+    zh, en = pages.heading_levels(pages.BOOK / "zh" / name), pages.heading_levels(pages.BOOK / "en" / name)
+    assert zh == en, f"{name}: heading levels differ\nzh {zh}\nen {en}"
+
+
+@pytest.mark.parametrize("name", sorted(ZH & EN))
+def test_same_code_cells(name):
+    zh, en = pages.code_cells(pages.BOOK / "zh" / name), pages.code_cells(pages.BOOK / "en" / name)
+    assert len(zh) == len(en), f"{name}: {len(zh)} zh code cells, {len(en)} en"
+    if not zh:
+        return
+    assert zh[0].splitlines()[0] == 'LANG = "zh"' and en[0].splitlines()[0] == 'LANG = "en"', \
+        f"{name}: the first code cell must start by setting LANG"
+    assert zh[0].replace('LANG = "zh"', 'LANG = "en"', 1) == en[0], f"{name}: first cells differ beyond LANG"
+    for i, (a, b) in enumerate(zip(zh[1:], en[1:]), start=2):
+        assert a == b, f"{name}: code cell {i} differs between zh and en"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_links_to_its_mirror(lang):
+    other = "en" if lang == "zh" else "zh"
+    for page in pages.chapter_pages(lang):
+        link = f"[{MIRROR_TEXT[lang]}](../{other}/{page.name})"
+        text = page.read_text(encoding="utf-8")
+        assert link in text, f"{page}: missing the mirror link {link}"
+        body = re.sub(r"^---\n.*?\n---\n", "", text, count=1, flags=re.S)
+        paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
+        assert paragraphs[0].startswith("# ") and paragraphs[1] == link, f"{page}: the mirror link must follow the title"
+
+
+def test_toc_has_both_parts_with_the_same_chapters():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    parts = {part["caption"]: [c["file"] for c in part["chapters"]] for part in toc["parts"]}
+    assert list(parts) == ["中文", "English"]
+    zh = [Path(f).name for f in parts["中文"]]
+    en = [Path(f).name for f in parts["English"]]
+    assert zh == en
+    assert all(f.startswith("book/zh/") for f in parts["中文"]) and all(f.startswith("book/en/") for f in parts["English"])
+    assert {f"{n}.md" for n in zh} == ZH, "every page is in the table of contents, and nothing else"
+
+
+def test_parity_checker_notices_a_difference(tmp_path):
+    """The checks above can fail: a changed code cell and a missing section are detected."""
+    page = pages.BOOK / "en" / "01_basics.md"
+    text = page.read_text(encoding="utf-8")
+    changed = tmp_path / "changed.md"
+    changed.write_text(text.replace("assert np.allclose(W @ x", "np.allclose(W @ x", 1), encoding="utf-8")
+    assert pages.code_cells(changed) != pages.code_cells(page)
+    fewer = tmp_path / "fewer.md"
+    fewer.write_text(text.replace("\n## ", "\nSection: ", 1), encoding="utf-8")
+    assert pages.heading_levels(fewer) != pages.heading_levels(page)
