@@ -40,11 +40,13 @@ def evaluate_torch(model: torch.nn.Module, X, y, *, batch_size: int = 1024, devi
 
 def fit_torch(model: torch.nn.Module, X_train, y_train, X_val=None, y_val=None, *, epochs: int = 10,
               batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0, optimizer: str = "adam",
-              seed: int = 0, device=None, desc: str | None = None, progress: bool | None = None) -> History:
+              cosine: bool = False, seed: int = 0, device=None, desc: str | None = None, progress: bool | None = None) -> History:
     """Train a classifier with cross-entropy; return its per-epoch :class:`~dlbook.training.History`.
 
     X_*: (N, ...) arrays; y_*: (N,) integer labels. ``optimizer`` is "adam" or "sgd"
-    (momentum 0.9). The model is moved to ``device`` (default: the best one available).
+    (momentum 0.9). ``cosine`` lowers the learning rate along a half cosine to 0 over the
+    epochs (so the last epochs settle instead of bouncing between minima).
+    The model is moved to ``device`` (default: the best one available).
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
@@ -63,6 +65,7 @@ def fit_torch(model: torch.nn.Module, X_train, y_train, X_val=None, y_val=None, 
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     else:
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if cosine else None
     order_rng = torch.Generator().manual_seed(seed)
     history = History()
     bar = tqdm(range(epochs), desc=desc, disable=None if progress is None else not progress)
@@ -73,6 +76,8 @@ def fit_torch(model: torch.nn.Module, X_train, y_train, X_val=None, y_val=None, 
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
             opt.step()
+        if schedule is not None:
+            schedule.step()
         loss, acc = evaluate_torch(model, X, y)
         history.train_loss.append(loss)
         history.train_acc.append(acc)

@@ -1,6 +1,6 @@
 """How fast is dlbook's NumPy Conv2d? Compared with torch on the CPU, and with the naive loops.
 
-    python scripts/bench_conv.py [--repeats 30]
+    python scripts/bench_conv.py [--repeats 30] [--threads N]
 
 Workload (issue 5): input (32, 16, 32, 32) float32, 32 kernels of 3×3, padding 1; one forward
 plus one backward pass (dx, dweight, dbias). Timings alternate between the contenders in one
@@ -30,7 +30,23 @@ def _time(fn) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit both torch and NumPy's BLAS to N threads (default: their own defaults)")
     args = parser.parse_args()
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+        torch.set_num_threads(args.threads)
+        with threadpool_limits(limits=args.threads):
+            run(args.repeats)
+    else:
+        run(args.repeats)
+
+
+def run(repeats: int) -> None:
+    from threadpoolctl import threadpool_info
+
+    blas_threads = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 16, 32, 32)).astype(np.float32)
@@ -52,7 +68,7 @@ def main() -> None:
     for _ in range(3):  # warm up: allocator, BLAS threads, oneDNN kernels
         ours(), theirs()
     t_ours, t_torch = [], []
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         t_ours.append(_time(ours))
         t_torch.append(_time(theirs))
     ours_ms, torch_ms = 1e3 * statistics.median(t_ours), 1e3 * statistics.median(t_torch)
@@ -68,8 +84,8 @@ def main() -> None:
     t_fast = statistics.median(_time(lambda: layer.forward(x2)) for _ in range(20))
     assert np.allclose(naive_conv2d(x2, w, b, padding=1), layer.forward(x2), atol=1e-4)
 
-    print(f"threads: torch {torch.get_num_threads()}, numpy BLAS (see numpy.show_config)")
-    print(f"forward+backward, x (32, 16, 32, 32) float32, 32 filters 3x3, padding 1 (median of {args.repeats}):")
+    print(f"threads: torch {torch.get_num_threads()}, NumPy BLAS {blas_threads}")
+    print(f"forward+backward, x (32, 16, 32, 32) float32, 32 filters 3x3, padding 1 (median of {repeats}):")
     print(f"  dlbook NumPy Conv2d : {ours_ms:8.2f} ms")
     print(f"  torch CPU           : {torch_ms:8.2f} ms")
     print(f"  ratio NumPy / torch : {ours_ms / torch_ms:8.2f}x   (goal <= 3x)")

@@ -27,7 +27,7 @@ LAYERS = {
     "BatchNorm2d": (lambda dt: nn.BatchNorm2d(3, eps=1e-3, momentum=0.3, dtype=dt), (4, 3, 5, 5)),
     "BatchNorm2d-eval": (lambda dt: nn.BatchNorm2d(3, dtype=dt).eval(), (4, 3, 5, 5)),
     "Flatten": (lambda dt: nn.Flatten(), (4, 3, 2, 2)),
-    "Sequential": (lambda dt: nn.Sequential(nn.Flatten(), nn.Linear(12, 8, dtype=dt, seed=3), nn.BatchNorm1d(8, dtype=dt),
+    "Sequential": (lambda dt: nn.Sequential(nn.Flatten(), nn.Linear(12, 8, bias=False, dtype=dt, seed=3), nn.BatchNorm1d(8, dtype=dt),
                                             nn.ReLU(), nn.Dropout(0.5).eval(), nn.Linear(8, 3, dtype=dt, seed=4),
                                             nn.LogSoftmax(dim=1)), (5, 3, 2, 2)),
 }

@@ -141,3 +141,15 @@ def test_errors():
     bad = dict(params, **{"fc2.weight": np.zeros((2, 5))})
     with pytest.raises(ValueError, match="hidden units"):
         mlp_forward(bad, x)
+
+
+@pytest.mark.gpu
+def test_mlp_gradients_match_torch_on_cuda():
+    rng = np.random.default_rng(0)
+    params = init_mlp(8, 16, 4, seed=0)
+    x, y = rng.standard_normal((32, 8)), rng.integers(0, 4, 32)
+    loss, grads = mlp_loss_and_grads(params, x, y)
+    loss_t, grads_t = torch_mlp_loss_and_grads(params, x, y, device="cuda")
+    assert math.isclose(loss, loss_t, rel_tol=1e-10)
+    for name in grads:
+        assert rel_error(grads[name], grads_t[name]) < 1e-10, name

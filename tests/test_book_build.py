@@ -4,6 +4,7 @@ These tests run the real build command (scripts/build-book.sh) on a trimmed copy
 and execute chapter 1 against deliberately broken copies of the library.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -47,11 +48,20 @@ def _build(book: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
+def _assert_search_index_has_both_languages(path: Path) -> None:
+    """Chinese is segmented into words (jieba), English words are still indexed (stemmed)."""
+    text = path.read_text(encoding="utf-8")
+    terms = json.loads(text[text.index("(") + 1:text.rindex(")")])["terms"]
+    assert "教材" in terms and "深度" in terms, "Chinese words are not segmented in the search index"
+    assert "execut" in terms and "textbook" in terms, "English words are missing from the search index"
+
+
 def test_build_command_fails_on_a_raising_cell_and_names_the_page(tmp_path):
     book = _trimmed_book(tmp_path)
     clean = _build(book)
     assert clean.returncode == 0, clean.stdout[-3000:] + clean.stderr[-3000:]
     assert (book / "_build" / "html" / "book" / "zh" / "00_preface.html").exists()
+    _assert_search_index_has_both_languages(book / "_build" / "html" / "searchindex.js")
 
     page = book / "book" / "zh" / "00_preface.md"
     page.write_text(page.read_text(encoding="utf-8") + RAISING_CELL, encoding="utf-8")

@@ -104,3 +104,12 @@ def test_hessian_right_and_wrong():
         verify_hessian(f, x, gradient(f, x))
     with pytest.raises(TypeError, match="Matrix of symbols"):
         verify_hessian(sp.Trace(X), X)
+
+
+def test_other_symbol_grids_get_one_array_each():
+    x, w = symbol_matrix("x", 2, 2), symbol_matrix("w", 2, 3)
+    f = sum((w.T * x)[i, j] ** 2 for i in range(3) for j in range(2))
+    w_value = np.arange(6.0).reshape(2, 3)
+    result = verify_gradient(f, x, values={"w": w_value})
+    assert set(result.values) == {"x", "w"}
+    np.testing.assert_array_equal(result.values["w"], w_value)

@@ -59,12 +59,30 @@ def test_against_torch_catches_wrong_running_statistics():
         against_torch(BatchNorm1d(3, dtype=np.float64), x, device="cpu")
 
 
-def test_a_gradient_that_is_zero_in_exact_arithmetic_passes():
-    """A Linear bias before training-mode BatchNorm has zero gradient; only rounding noise differs."""
+def test_a_gradient_that_is_zero_in_exact_arithmetic_needs_atol():
+    """A Linear bias before training-mode BatchNorm has zero gradient; only rounding noise differs,
+    so it fails a relative comparison by default and passes with an explicit noise floor."""
     model = nn.Sequential(nn.Linear(4, 3, dtype=np.float64, seed=0), nn.BatchNorm1d(3, dtype=np.float64))
-    report = against_torch(model, np.random.default_rng(1).standard_normal((6, 4)), device="cpu")
+    x = np.random.default_rng(1).standard_normal((6, 4))
+    with pytest.raises(MismatchError, match="0.bias.*pass atol"):
+        against_torch(model, x, device="cpu")
+    report = against_torch(model, x, device="cpu", atol=1e-12)
     assert np.max(np.abs(model.named_grads()["0.bias"])) < 1e-12
     assert "0.bias" in str(report) and "vs torch on cpu" in str(report)
+
+
+def test_tiny_but_real_gradients_are_still_compared_relatively():
+    """Deep in a sigmoid stack gradients are ~1e-13 yet exact to ~1e-16 relative: a wrong one must fail."""
+    layers = []
+    for i in range(12):
+        layers += [nn.Linear(8, 8, dtype=np.float64, seed=i), nn.Sigmoid()]
+    model = nn.Sequential(*layers)
+    x = np.random.default_rng(0).standard_normal((4, 8))
+    against_torch(model, x, device="cpu")
+    assert np.abs(model.named_grads()["0.weight"]).max() < 1e-6
+    model._modules["1"] = Sigmoid()  # 1% wrong derivative in the first layer only
+    with pytest.raises(MismatchError, match=r"dx: relative error 9\.9"):  # dx ~1e-12, 1% off: caught
+        against_torch(model, x, device="cpu")
 
 
 def test_float32_tolerance_is_looser():

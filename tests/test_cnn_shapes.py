@@ -1,6 +1,5 @@
 """Output-size and parameter-count helpers against what torch actually builds and returns."""
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st

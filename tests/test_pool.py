@@ -122,3 +122,18 @@ def test_pool_refuses_wrong_rank_and_dy():
         pool.backward(np.zeros((1, 2, 3, 3)))
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         F.avg_pool2d(np.zeros((2, 4, 4)), 2)
+
+
+def test_from_torch_copies_the_geometry():
+    import torch
+
+    x = _input((2, 3, 9, 8), 5)
+    for twin in (torch.nn.MaxPool2d((3, 2), stride=(2, 1), padding=1, dilation=(1, 2)),
+                 torch.nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False, divisor_override=None),
+                 torch.nn.AvgPool2d(2, divisor_override=3)):
+        layer = nn.from_torch(twin)
+        np.testing.assert_allclose(layer(x), twin(torch.tensor(x)).numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="ceil_mode"):
+        nn.from_torch(torch.nn.MaxPool2d(2, ceil_mode=True))
+    with pytest.raises(NotImplementedError, match="ceil_mode"):
+        nn.from_torch(torch.nn.AvgPool2d(2, ceil_mode=True))

@@ -46,9 +46,8 @@ def _atom_gradient(atom, X: sp.MatrixSymbol) -> sp.MatrixExpr:
 
 def _gradient(e, X: sp.MatrixSymbol) -> sp.MatrixExpr:
     """Scalar rules on top, sympy's matrix derivative for the atoms."""
-    zero = sp.ZeroMatrix(*X.shape)
     if not e.has(X):
-        return zero
+        return sp.ZeroMatrix(*X.shape)
     # atoms first: MatMul and MatAdd are subclasses of Mul and Add
     if isinstance(e, sp.MatMul) and tuple(e.shape) == (1, 1):
         coeff, mats = e.as_coeff_matrices()

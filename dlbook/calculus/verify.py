@@ -17,6 +17,7 @@ algebra either. Errors are normwise relative errors (:func:`dlbook.check.rel_err
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +81,9 @@ class _Point:
                 groups[ms], names[ms] = grid, ms.name
         covered = set().union(*(set(g) for g in groups.values()))
         loose = set().union(*(e.free_symbols for e in self.exprs if e is not None)) - covered
+        for name, grid in sorted(_grids(loose).items()):  # other symbol_matrix grids: one array each, by name
+            groups[name], names[name] = grid, name
+            loose -= set(grid)
         for s in sorted(loose, key=lambda s: s.name):
             groups[s], names[s] = sp.ImmutableMatrix([[s]]), s.name
         given = {_key_name(k): v for k, v in (values or {}).items()}
@@ -111,6 +115,25 @@ class _Point:
 
     def named_values(self) -> dict[str, np.ndarray]:
         return {self.names[k]: a.copy() for k, a in self.arrays.items()}
+
+
+_ENTRY = re.compile(r"^(.+)_\{(\d)(\d)\}$|^(.+)_\{(\d+),(\d+)\}$")
+
+
+def _grids(symbols) -> dict[str, sp.ImmutableMatrix]:
+    """Regroup symbols named like symbol_matrix's entries (w_{12}, ...) into complete grids, by prefix."""
+    found: dict[str, dict] = {}
+    for s in symbols:
+        match = _ENTRY.match(s.name)
+        if match:
+            prefix, i, j = match.groups()[:3] if match.group(1) else match.groups()[3:]
+            found.setdefault(prefix, {})[(int(i), int(j))] = s
+    grids = {}
+    for prefix, cells in found.items():
+        rows, cols = max(i for i, _ in cells), max(j for _, j in cells)
+        if len(cells) == rows * cols and all((i, j) in cells for i in range(1, rows + 1) for j in range(1, cols + 1)):
+            grids[prefix] = sp.ImmutableMatrix(rows, cols, lambda i, j: cells[(i + 1, j + 1)])
+    return grids
 
 
 def _grid_name(grid) -> str:

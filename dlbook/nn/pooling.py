@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cnn_shapes import pair
-from .functional.conv import (_pool_geometry, avg_pool2d_backward, avg_pool2d_forward,
+from .functional.conv import (pool_geometry, avg_pool2d_backward, avg_pool2d_forward,
                               max_pool2d_backward, max_pool2d_forward)
 from .module import Module
 
@@ -29,7 +29,13 @@ class MaxPool2d(Module):
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
         self.dilation = pair(dilation, "dilation")
-        _pool_geometry("MaxPool2d", self.kernel_size, self.stride, self.padding, self.dilation)  # validates
+        pool_geometry("MaxPool2d", self.kernel_size, self.stride, self.padding, self.dilation)  # validates
+
+    @classmethod
+    def from_torch_module(cls, module) -> "MaxPool2d":
+        if module.ceil_mode or module.return_indices:
+            raise NotImplementedError("MaxPool2d: ceil_mode=True and return_indices=True are not implemented")
+        return cls(module.kernel_size, module.stride, module.padding, module.dilation)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, 4, "(N, C, H, W)")
@@ -54,7 +60,14 @@ class AvgPool2d(Module):
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
         self.count_include_pad, self.divisor_override = bool(count_include_pad), divisor_override
-        _pool_geometry("AvgPool2d", self.kernel_size, self.stride, self.padding)  # validates
+        pool_geometry("AvgPool2d", self.kernel_size, self.stride, self.padding)  # validates
+
+    @classmethod
+    def from_torch_module(cls, module) -> "AvgPool2d":
+        if module.ceil_mode:
+            raise NotImplementedError("AvgPool2d: ceil_mode=True is not implemented")
+        return cls(module.kernel_size, module.stride, module.padding, module.count_include_pad,
+                   module.divisor_override)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, 4, "(N, C, H, W)")

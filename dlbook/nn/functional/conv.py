@@ -148,7 +148,8 @@ class PoolCache:
     divisor: np.ndarray | None = None   # avg-pooling: divisor per output pixel, (Ho, Wo)
 
 
-def _pool_geometry(who: str, kernel_size, stride, padding, dilation=1) -> WindowGeometry:
+def pool_geometry(who: str, kernel_size, stride, padding, dilation=1) -> WindowGeometry:
+    """Checked pooling windows; ``stride=None`` means ``kernel_size``; padding at most half the kernel (torch's rule)."""
     kernel = _positive_pair(kernel_size, "kernel_size", who)
     stride = kernel if stride is None else _positive_pair(stride, "stride", who)
     dilation = _positive_pair(dilation, "dilation", who)
@@ -174,7 +175,7 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
     """
     who = "max_pool2d"
     _check_images(x, who)
-    geometry = _pool_geometry(who, kernel_size, stride, padding, dilation)
+    geometry = pool_geometry(who, kernel_size, stride, padding, dilation)
     cols, out_hw = im2col(x, geometry, fill=-np.inf)
     n, c = x.shape[:2]
     cols = cols.reshape(c, -1, cols.shape[1])            # (C, kh·kw, N·Ho·Wo)
@@ -229,7 +230,7 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, count
     _check_images(x, who)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer)) or divisor_override < 1):
         raise ValueError(f"{who}: divisor_override must be a positive int or None, got {divisor_override!r}")
-    geometry = _pool_geometry(who, kernel_size, stride, padding)
+    geometry = pool_geometry(who, kernel_size, stride, padding)
     cols, out_hw = im2col(x, geometry)
     n, c = x.shape[:2]
     divisor = _avg_divisor(geometry, *x.shape[2:], out_hw, count_include_pad, divisor_override)
