@@ -56,11 +56,16 @@ def train_digits_cnn(width: int = 16, epochs: int = 15, lr: float = 3e-3, batch_
 
     split = load_digits_split(flatten=False)
     X_train, X_test = split.X_train.astype(np.float32), split.X_test.astype(np.float32)
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
     model = digits_cnn(width, seed=seed)
     loss = nn.CrossEntropyLoss()
     start = time.perf_counter()
-    history = fit(model, loss, Adam(model, lr=lr), X_train, split.y_train, X_test, split.y_test,
-                  epochs=epochs, batch_size=batch_size, seed=seed, desc="NumPy CNN")
+    # Products of a few thousand numbers: a second BLAS thread only adds syncing, and it stalls
+    # badly when other processes hold the cores.
+    with threadpool_limits(limits=1, user_api="blas"):
+        history = fit(model, loss, Adam(model, lr=lr), X_train, split.y_train, X_test, split.y_test,
+                      epochs=epochs, batch_size=batch_size, seed=seed, desc="NumPy CNN")
     seconds = time.perf_counter() - start
     return {"history": history, "test_acc": evaluate(model, loss, X_test, split.y_test)[1], "seconds": seconds,
             "params": {k: v.copy() for k, v in model.named_parameters().items()},
