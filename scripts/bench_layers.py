@@ -1,6 +1,6 @@
 """Time forward+backward of each chapter-3 NumPy layer against its torch twin on the CPU.
 
-    python scripts/bench_layers.py [--repeat 15] [--dtype float32]
+    python scripts/bench_layers.py [--repeat 15] [--dtype float32] [--threads 1]
 
 Both run side by side in this one process, at a realistic size (a batch of 256, hidden
 widths around 1,000, a 64×64×32×32 feature map for BatchNorm2d). Printed: best times and
@@ -93,7 +93,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice); 1 is steadier on a busy machine")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), {args.dtype}, "
           f"best of {args.repeat} interleaved runs")
     print(f"{'layer':<22}{'input':>20}{'numpy ms':>11}{'torch ms':>11}{'ratio':>8}")

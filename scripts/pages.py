@@ -64,6 +64,27 @@ def execute(page: Path, env: dict | None = None, timeout: float = 1800) -> subpr
         os.unlink(f.name)
 
 
+def execute_with_library_copy(page: Path, workdir: Path, mutation: tuple[str, str, str] | None = None,
+                              timeout: float = 1800) -> subprocess.CompletedProcess:
+    """Run a page against a copy of dlbook in ``workdir``, optionally with one edit made to it.
+
+    ``mutation`` is (path inside the package, old text, new text); the old text must occur
+    exactly once. The copy shadows the installed package through PYTHONPATH, and the result
+    cache is off, so the page really recomputes everything with the copy.
+    """
+    import shutil
+
+    copy = Path(workdir) / "lib" / "dlbook"
+    shutil.copytree(ROOT / "dlbook", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    if mutation:
+        relative, old, new = mutation
+        source = (copy / relative).read_text(encoding="utf-8")
+        if source.count(old) != 1:
+            raise ValueError(f"mutation target must occur once in {relative}, found {source.count(old)}: {old!r}")
+        (copy / relative).write_text(source.replace(old, new), encoding="utf-8")
+    return execute(page, env={"PYTHONPATH": str(copy.parent), "DLBOOK_CACHE_DIR": "off"}, timeout=timeout)
+
+
 if __name__ == "__main__":
     status = 0
     for arg in sys.argv[1:]:

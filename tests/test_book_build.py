@@ -1,7 +1,7 @@
-"""The build is a check: a raising cell fails it, and so does a subtly broken dlbook function.
+"""The build is a check: a raising cell fails the real build command, which names the page.
 
-These tests run the real build command (scripts/build-book.sh) on a trimmed copy of the book,
-and execute chapter 1 against deliberately broken copies of the library.
+It runs scripts/build-book.sh on a trimmed copy of the book (landing page and prefaces), so the
+mechanism is tested in seconds; tests/test_pages_catch_broken_library.py covers the chapters.
 """
 
 import json
@@ -11,8 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-import pages
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -70,37 +68,3 @@ def test_build_command_fails_on_a_raising_cell_and_names_the_page(tmp_path):
     output = broken.stdout + broken.stderr
     assert broken.returncode != 0
     assert "book/zh/00_preface" in output and "injected failure" in output
-
-
-MUTATIONS = {
-    "cross-entropy off by 0.01%": ("nn/functional/loss.py", "per_sample = -log_softmax(scores, axis=1)",
-                                   "per_sample = -1.0001 * log_softmax(scores, axis=1)"),
-    "hinge loss divided by C-1": ("nn/functional/loss.py", "** p, axis=1) / scores.shape[1]",
-                                  "** p, axis=1) / (scores.shape[1] - 1)"),
-    "bias gradient averaged": ("linear.py", '"bias": dscores.sum(axis=0)', '"bias": dscores.mean(axis=0)'),
-    "L2 gradient doubled": ("linear.py", "+ self.weight_decay * self.weight,", "+ 2 * self.weight_decay * self.weight,"),
-}
-
-
-def _run_chapter_1_with(tmp_path: Path, mutation=None) -> subprocess.CompletedProcess:
-    copy = tmp_path / "lib" / "dlbook"
-    shutil.copytree(ROOT / "dlbook", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    if mutation:
-        relative, old, new = mutation
-        source = (copy / relative).read_text(encoding="utf-8")
-        assert source.count(old) == 1, f"mutation target not found once in {relative}: {old}"
-        (copy / relative).write_text(source.replace(old, new), encoding="utf-8")
-    env = {"PYTHONPATH": str(copy.parent), "DLBOOK_CACHE_DIR": "off"}
-    return pages.execute(ROOT / "book" / "zh" / "01_basics.md", env=env, timeout=600)
-
-
-def test_chapter_1_passes_with_an_intact_copy_of_the_library(tmp_path):
-    result = _run_chapter_1_with(tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-
-
-@pytest.mark.parametrize("name", sorted(MUTATIONS))
-def test_chapter_1_fails_with_a_broken_library(tmp_path, name):
-    result = _run_chapter_1_with(tmp_path, MUTATIONS[name])
-    assert result.returncode != 0, f"chapter 1 did not notice: {name}"
-    assert "AssertionError" in result.stderr

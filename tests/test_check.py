@@ -90,3 +90,10 @@ def test_float32_tolerance_is_looser():
     assert against_torch(nn.Linear(3, 2, seed=0), x, device="cpu").rtol == 1e-5
     with pytest.raises(TypeError, match="float64 layer"):
         gradcheck(nn.Linear(3, 2, seed=0), x)
+
+
+def test_default_dy_is_not_a_copy_of_a_seed_0_input():
+    """With dy == x (both from default_rng(0)) BatchNorm's dx cancels to noise and float32 fails;
+    against_torch draws dy from a stream of its own."""
+    x = np.random.default_rng(0).standard_normal((6, 7)).astype(np.float32)
+    against_torch(nn.BatchNorm1d(7), x, device="cpu")

@@ -14,7 +14,7 @@ shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple)
 
 
 def _x(shape, dtype, seed, scale=1.0):
-    # stream [seed, 1], never against_torch's dy stream (seed 0): with dy == x BatchNorm's dx is ~0
+    # independent of the seed-0 stream that a page's rng uses, as against_torch's dy is
     return (scale * np.random.default_rng([seed, 1]).standard_normal(shape)).astype(dtype)
 
 

@@ -1,0 +1,79 @@
+"""Each chapter is a check on the library: run against a subtly broken copy of dlbook, it must raise.
+
+Every mutation is a plausible slip (a lost transpose, a gradient averaged instead of summed, an
+off-by-one in a size formula). The intact copy must pass, so a failure is the mutation's doing,
+and the failure must come from a check on the page (an assert or a verifier), not from a crash.
+"""
+
+from pathlib import Path
+
+import pytest
+
+import pages
+
+pytestmark = pytest.mark.slow
+
+MUTATIONS = {
+    "01_basics": {
+        "cross-entropy off by 0.01%": (
+            "nn/functional/loss.py", "per_sample = -log_softmax(scores, axis=1)",
+            "per_sample = -1.0001 * log_softmax(scores, axis=1)"),
+        "hinge loss divided by C-1": (
+            "nn/functional/loss.py", "** p, axis=1) / scores.shape[1]", "** p, axis=1) / (scores.shape[1] - 1)"),
+        "bias gradient averaged": ("linear.py", '"bias": dscores.sum(axis=0)', '"bias": dscores.mean(axis=0)'),
+        "L2 gradient doubled": (
+            "linear.py", "+ self.weight_decay * self.weight,", "+ 2 * self.weight_decay * self.weight,"),
+    },
+    "02_backprop": {
+        "Jacobi's formula without the transpose": (
+            "calculus/matrix_form.py", "return sp.Determinant(X) * X.inv().T", "return sp.Determinant(X) * X.inv()"),
+        "matrix-form atom rule transposed": (
+            "calculus/matrix_form.py", "    return result\n\n\ndef _gradient", "    return result.T\n\n\ndef _gradient"),
+        "chain rule uses G^T": ("calculus/chain.py", "return W.T * G\n", "return W.T * G.T\n"),
+        "entrywise partials off by 0.01% off the diagonal": (
+            "calculus/entrywise.py", "lambda i, j: sp.diff(f, X[i, j]))",
+            "lambda i, j: sp.diff(f, X[i, j]) * (1 if i == j else sp.Rational(10001, 10000)))"),
+        "ReLU backward lets every gradient through": (
+            "backprop.py", "as torch does).\"\"\"\n    return dy * cache", "as torch does).\"\"\"\n    return dy"),
+        "graph multiply gate does not swap its inputs": (
+            "backprop.py", "lambda ins, out: (ins[1], ins[0])", "lambda ins, out: (ins[0], ins[1])"),
+    },
+    "04_cnn": {
+        "col2im overwrites instead of accumulating": ("nn/im2col.py", "+= dcols[:, i, j]", "= dcols[:, i, j]"),
+        "conv bias added twice": (
+            "nn/functional/conv.py", "y += bias[:, None, None, None]", "y += 2 * bias[:, None, None, None]"),
+        "receptive-field jump ignores the stride": (
+            "receptive_field.py", "jump = jump * np.array(window.stride)", "jump = jump * 1"),
+        "max-pool gradient sent to the wrong tap": (
+            "nn/functional/conv.py", "np.put_along_axis(dcols, cache.argmax[:, None, :]",
+            "np.put_along_axis(dcols, (cache.argmax[:, None, :] + 1) % taps"),
+        "output size off by one": ("cnn_shapes.py", "return (padded - span) // s + 1", "return (padded - span) // s + 2"),
+        "average pooling divides by one too many": (
+            "nn/functional/conv.py", "y = sums / divisor.astype(x.dtype)", "y = sums / (divisor.astype(x.dtype) + 1)"),
+    },
+}
+#: What a check on the page raises (a crash elsewhere would not count as "caught"): an assert,
+#: a comparison against torch, the calculus verifier, or a comparison refusing different shapes.
+CAUGHT_BY = ("AssertionError", "MismatchError", "VerificationError", "has X's shape", "shapes differ")
+
+
+def _page(chapter: str) -> Path:
+    return pages.BOOK / "zh" / f"{chapter}.md"
+
+
+@pytest.mark.parametrize("chapter", sorted(MUTATIONS))
+def test_chapter_passes_with_an_intact_copy_of_the_library(tmp_path, chapter):
+    result = pages.execute_with_library_copy(_page(chapter), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("chapter,name", [(c, n) for c in sorted(MUTATIONS) for n in sorted(MUTATIONS[c])])
+def test_chapter_fails_with_a_broken_library(tmp_path, chapter, name):
+    result = pages.execute_with_library_copy(_page(chapter), tmp_path, MUTATIONS[chapter][name])
+    assert result.returncode != 0, f"{chapter} did not notice: {name}"
+    assert any(reason in result.stderr for reason in CAUGHT_BY), result.stderr[-2000:]
+
+
+def test_every_chapter_has_mutations():
+    chapters = {p.stem for p in pages.chapter_pages("zh")} - {"00_preface"}
+    assert chapters <= set(MUTATIONS), f"chapters without a broken-library test: {sorted(chapters - set(MUTATIONS))}"
