@@ -38,6 +38,25 @@ MUTATIONS = {
         "graph multiply gate does not swap its inputs": (
             "backprop.py", "lambda ins, out: (ins[1], ins[0])", "lambda ins, out: (ins[0], ins[1])"),
     },
+    "03_nn_components": {
+        "sigmoid derivative off by 0.01%": (
+            "nn/functional/activation.py", "return dy * y * (1 - y)", "return dy * y * (1.0001 - y)"),
+        "Linear bias gradient averaged": (
+            "nn/linear.py", 'self.grads["bias"] += dy2.sum(axis=0)', 'self.grads["bias"] += dy2.mean(axis=0)'),
+        "He init without the ReLU gain": (
+            "nn/init.py", "return calculate_gain(nonlinearity, a) / math.sqrt(fan)", "return 1.0 / math.sqrt(fan)"),
+        "Xavier uses fan_in only": (
+            "nn/init.py", "gain * math.sqrt(2.0 / (fan_in + fan_out))", "gain * math.sqrt(1.0 / fan_in)"),
+        "trunc_normal_ cut-offs in units of std": (
+            "nn/init.py", "lo, hi = ndtr((a - mean) / std), ndtr((b - mean) / std)", "lo, hi = ndtr(a), ndtr(b)"),
+        "running variance not unbiased": (
+            "nn/batchnorm.py", 'b["running_var"] += m * var * (n / (n - 1))', 'b["running_var"] += m * var'),
+        "weight decay halved": ("optim.py", "(g + self.weight_decay * p if", "(g + 0.5 * self.weight_decay * p if"),
+        "dropout without inverted scaling": (
+            "nn/dropout.py", "scale = x.dtype.type(0 if self.p == 1 else 1 / (1 - self.p))", "scale = x.dtype.type(1)"),
+        "L2 penalty gradient doubled": (
+            "nn/regularization.py", "grads[name] += weight_decay * p", "grads[name] += 2 * weight_decay * p"),
+    },
     "04_cnn": {
         "col2im overwrites instead of accumulating": ("nn/im2col.py", "+= dcols[:, i, j]", "= dcols[:, i, j]"),
         "conv bias added twice": (
