@@ -75,3 +75,11 @@ def test_parity_checker_notices_a_difference(tmp_path):
     fewer = tmp_path / "fewer.md"
     fewer.write_text(text.replace("\n## ", "\nSection: ", 1), encoding="utf-8")
     assert pages.heading_levels(fewer) != pages.heading_levels(page)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_code_lines_fit_the_rendered_page(lang):
+    """Longer lines scroll sideways in the HTML; 88 characters fit the theme's content column."""
+    long = [f"{page.name}: {line}" for page in pages.chapter_pages(lang)
+            for cell in pages.code_cells(page) for line in cell.splitlines() if len(line) > 88]
+    assert not long, "code lines over 88 characters:\n" + "\n".join(long)
