@@ -5,6 +5,7 @@ Two pieces:
 * a **computational graph** of scalars (:class:`Graph`): each node keeps its value from the forward
   pass; :meth:`Graph.backward` walks the nodes in reverse and multiplies each upstream gradient by
   the node's local derivative — the chain rule, one gate at a time (cs231n's circuit diagrams);
+  :func:`symbolic_grads` recomputes every node's gradient with sympy, as an independent check;
 * a **2-layer MLP** ``Linear -> activation -> Linear -> cross-entropy`` as functional forward/backward
   pairs with explicit caches (cs231n style). Layouts follow ``torch.nn.Linear``: samples are rows,
   ``weight`` is (out_features, in_features), so a layer computes $y = x W^\top + b$ and its backward
@@ -18,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import sympy as sp
 
 from .nn.functional import cross_entropy, cross_entropy_backward
 
@@ -95,6 +97,47 @@ class Graph:
 
     def grads(self) -> dict[str, float]:
         return {name: node.grad for name, node in self.nodes.items()}
+
+
+#: op -> the same forward function on sympy expressions (no local derivatives: sympy finds its own)
+SYMPY_OPS = {
+    "add": lambda a, b: a + b,
+    "mul": lambda a, b: a * b,
+    "neg": lambda a: -a,
+    "exp": lambda a: sp.exp(a),
+    "add1": lambda a: a + 1,
+    "inv": lambda a: 1 / a,
+}
+
+
+def symbolic_grads(graph: Graph, output: str) -> dict[str, float]:
+    r"""d output / d node for every node, by sympy and without :data:`OPS`'s local derivatives.
+
+    For each node $v$ in turn, the graph is re-evaluated symbolically with $v + t$ in place of
+    $v$ (everything downstream of $v$ follows), and sympy differentiates the output in $t$ at
+    $t = 0$. Inputs enter as exact rationals, so the only rounding is the final ``float``. This is
+    an independent check of :meth:`Graph.backward`, including the gradients of inner nodes.
+    """
+    if not isinstance(graph, Graph):
+        raise TypeError(f"symbolic_grads expects a dlbook.backprop.Graph, got {type(graph).__name__}")
+    if output not in graph.nodes:
+        raise KeyError(f"no node {output!r}")
+    missing = sorted({n.op for n in graph.nodes.values() if n.op is not None} - set(SYMPY_OPS))
+    if missing:
+        raise ValueError(f"no sympy version of op(s) {missing}; add them to SYMPY_OPS")
+    t = sp.Symbol("t")
+    grads = {}
+    for target in graph.nodes:
+        value: dict[str, sp.Expr] = {}
+        for name, node in graph.nodes.items():
+            if node.op is None:
+                value[name] = sp.Rational(node.value)
+            else:
+                value[name] = SYMPY_OPS[node.op](*(value[i] for i in node.inputs))
+            if name == target:
+                value[name] = value[name] + t
+        grads[target] = float(sp.diff(value[output], t).subs(t, 0).evalf(30))
+    return grads
 
 
 def sigmoid_neuron_graph(w0: float = 2.0, x0: float = -1.0, w1: float = -3.0, x1: float = -2.0,

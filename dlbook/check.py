@@ -71,14 +71,22 @@ def against_torch(layer: Module, x: np.ndarray, target=None, *, dy=None, device=
     For a loss layer pass ``target``; the upstream gradient is then 1. Otherwise ``dy``
     (default: standard normal, fixed by ``seed``, from a stream no input is likely to share)
     is fed to both backward passes.
-    Raises :class:`MismatchError` when any relative error exceeds ``rtol``
+    A training-mode ``Dropout`` (0 < p < 1) anywhere in ``layer`` raises ``ValueError``: torch
+    would draw another mask. Raises :class:`MismatchError` when any relative error exceeds ``rtol``
     (default 1e-10 for float64, 1e-5 for float32), unless both sides are below ``atol`` in
     magnitude. ``atol`` is 0 by default, so a tiny but meaningful gradient (deep in a vanishing
     stack) is still compared relatively; pass e.g. ``atol=1e-12`` where a gradient is zero in
     exact arithmetic and only rounding noise remains (a Linear's bias followed by BatchNorm).
     """
     from .nn.bridge import to_torch
+    from .nn.dropout import Dropout
 
+    random = [name or type(m).__name__ for name, m in layer.named_modules()
+              if isinstance(m, Dropout) and m.training and 0 < m.p < 1]
+    if random:
+        raise ValueError(f"against_torch cannot compare training-mode Dropout {random}: the two sides would "
+                         f"draw different masks. Call .eval() on it, or replay torch's mask with "
+                         f"Dropout.forward(x, mask=...)")
     x = np.asarray(x)
     rtol = DEFAULT_RTOL.get(x.dtype, 1e-5) if rtol is None else rtol
     device = resolve_device(device)

@@ -57,6 +57,7 @@ def conv2d_output_shape(input_shape: tuple[int, ...], out_channels: int, kernel_
     """
     if len(input_shape) not in (3, 4):
         raise ValueError(f"input_shape must be (N, C, H, W) or (C, H, W), got {input_shape!r}")
+    out_channels = _positive("out_channels", out_channels)
     (kh, kw), (sh, sw), (dh, dw) = pair(kernel_size, "kernel_size"), pair(stride, "stride"), pair(dilation, "dilation")
     (pt, pb), (pl, pr) = resolve_padding(padding, (kh, kw), (sh, sw), (dh, dw))
     h, w = input_shape[-2:]
@@ -92,7 +93,9 @@ def conv2d_param_count(in_channels: int, out_channels: int, kernel_size, groups:
 
     Independent of the image size: every position reuses the same kernels (parameter sharing).
     """
-    kh, kw = pair(kernel_size, "kernel_size")
+    in_channels, out_channels, groups = (_positive(n, v) for n, v in (
+        ("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)))
+    kh, kw = (_positive("kernel_size", k) for k in pair(kernel_size, "kernel_size"))
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"in_channels={in_channels} and out_channels={out_channels} must be divisible "
                          f"by groups={groups}")
@@ -101,4 +104,5 @@ def conv2d_param_count(in_channels: int, out_channels: int, kernel_size, groups:
 
 def linear_param_count(in_features: int, out_features: int, bias: bool = True) -> int:
     """Weights and biases of a fully connected layer: in * out (+ out)."""
+    in_features, out_features = _positive("in_features", in_features), _positive("out_features", out_features)
     return in_features * out_features + (out_features if bias else 0)

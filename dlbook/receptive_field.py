@@ -9,8 +9,11 @@ dilation $d$, span $k_d = d(k-1)+1$), three numbers describe every unit of a fea
   $\text{start}_\text{out} = \text{start}_\text{in} + \left(\tfrac{k_d - 1}{2} - p\right) j_\text{in}$.
 
 Unit $i$ is centred on input pixel $\text{start} + i\,j$ and sees $r$ pixels around it
-(those outside the image are padding). Point-wise layers (ReLU, BatchNorm, Dropout) change
-nothing. :func:`measured_receptive_field` checks the arithmetic the empirical way, by
+(those outside the image are padding). Point-wise layers (ReLU, Dropout, BatchNorm) change
+nothing. BatchNorm is point-wise only at inference (``eval()``): in training mode it
+normalizes with the mean and variance of the whole batch, so every output then depends a
+little on every input pixel. The receptive field describes the network at inference.
+:func:`measured_receptive_field` checks the arithmetic the empirical way, by
 back-propagating from one output unit and looking at which input pixels receive gradient.
 """
 
@@ -22,7 +25,7 @@ import numpy as np
 
 from .cnn_shapes import pair, resolve_padding
 
-#: Layers that act on each pixel alone: they leave the receptive field unchanged.
+#: Layers that act on each pixel alone (BatchNorm: at inference): they leave the receptive field unchanged.
 POINTWISE = frozenset({"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "BatchNorm2d", "Dropout",
                        "Dropout2d", "Identity"})
 WINDOWED = frozenset({"Conv2d", "MaxPool2d", "AvgPool2d"})

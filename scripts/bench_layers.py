@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from dlbook import nn
 
@@ -94,12 +95,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's choice); 1 is steadier on a busy machine")
+                        help="CPU threads for both torch and NumPy's BLAS (default: each library's own "
+                             "choice); 1 is steadier on a busy machine")
     args = parser.parse_args()
-    if args.threads:
+    if args.threads:  # limit both sides, or the ratio compares a multi-threaded BLAS with one torch thread
         torch.set_num_threads(args.threads)
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), {args.dtype}, "
-          f"best of {args.repeat} interleaved runs")
+        threadpool_limits(args.threads)
+    blas = max((pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"), default=1)
+    print(f"numpy {np.__version__} ({blas} BLAS threads), torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), {args.dtype}, best of {args.repeat} interleaved runs")
     print(f"{'layer':<22}{'input':>20}{'numpy ms':>11}{'torch ms':>11}{'ratio':>8}")
     for name, shape, ours, theirs in bench(np.dtype(args.dtype), args.repeat):
         print(f"{name:<22}{str(shape):>20}{ours:>11.2f}{theirs:>11.2f}{ours / theirs:>8.1f}")

@@ -153,3 +153,34 @@ def test_mlp_gradients_match_torch_on_cuda():
     assert math.isclose(loss, loss_t, rel_tol=1e-10)
     for name in grads:
         assert rel_error(grads[name], grads_t[name]) < 1e-10, name
+
+
+def test_symbolic_grads_agree_with_backward_at_every_node():
+    g = sigmoid_neuron_graph(1.5, -0.5, 0.25, 2.0, -1.0)
+    exact = backprop.symbolic_grads(g, "f")
+    assert set(exact) == set(g.nodes)
+    for name, grad in g.grads().items():  # inner nodes too, not only the inputs
+        assert math.isclose(grad, exact[name], rel_tol=1e-12, abs_tol=1e-15), name
+    # d f / d(1+e) = -1/(1+e)^2, from the formula rather than from either implementation
+    assert math.isclose(exact["1+e"], -1 / g.nodes["1+e"].value ** 2, rel_tol=1e-12)
+
+
+def test_symbolic_grads_catch_a_wrong_local_derivative(monkeypatch):
+    forward, _, symbol = backprop.OPS["exp"]
+    monkeypatch.setitem(backprop.OPS, "exp", (forward, lambda ins, out: (ins[0],), symbol))  # e^u -> u
+    g = sigmoid_neuron_graph()
+    exact = backprop.symbolic_grads(g, "f")  # sympy does not use OPS' local derivatives
+    assert not math.isclose(g.grads()["-z"], exact["-z"], rel_tol=1e-3)
+
+
+def test_symbolic_grads_errors(monkeypatch):
+    g = Graph()
+    g.input("x", 2.0)
+    with pytest.raises(KeyError, match="no node"):
+        backprop.symbolic_grads(g, "y")
+    with pytest.raises(TypeError, match="Graph"):
+        backprop.symbolic_grads({"x": 2.0}, "x")
+    monkeypatch.setitem(backprop.OPS, "sq", (lambda a: a * a, lambda ins, out: (2 * ins[0],), "²"))
+    g.apply("y", "sq", "x")
+    with pytest.raises(ValueError, match="SYMPY_OPS"):
+        backprop.symbolic_grads(g, "y")

@@ -18,6 +18,10 @@ def test_symbol_matrix_has_distinct_named_entries():
     assert str(symbol_matrix("x", 1, 12)[0, 11]) == "x_{1,12}"  # unambiguous once a size exceeds 9
 
 
+def test_symbol_matrix_accepts_numpy_integers():
+    assert symbol_matrix("x", np.int64(2), np.int32(3)).shape == (2, 3)
+
+
 @pytest.mark.parametrize("args", [("", 2, 2), (3, 2, 2)])
 def test_symbol_matrix_rejects_bad_name(args):
     with pytest.raises(TypeError, match="name"):

@@ -58,3 +58,11 @@ def test_explicit_writes_expressions_out_in_their_entries():
     assert sp.simplify(inverse * entries[T]) == sp.eye(2)
     one_by_one, _ = explicit(b.T * b)
     assert isinstance(one_by_one, sp.Expr)  # a 1x1 product becomes a scalar
+
+
+def test_unsupported_shapes_of_expression_are_named():
+    # a determinant inside a trace, and a non-smooth function with two arguments: refused, not answered wrongly
+    with pytest.raises(UnsupportedExpressionError, match="determinant or an indexed entry"):
+        matrix_gradient(sp.Trace(sp.Determinant(S) * S), S)
+    with pytest.raises(UnsupportedExpressionError, match="cannot differentiate Max"):
+        matrix_gradient(sp.Max(sp.Trace(S), 0), S)

@@ -113,3 +113,31 @@ def test_other_symbol_grids_get_one_array_each():
     result = verify_gradient(f, x, values={"w": w_value})
     assert set(result.values) == {"x", "w"}
     np.testing.assert_array_equal(result.values["w"], w_value)
+
+
+@pytest.mark.parametrize("option", [{"eps": 0.0}, {"eps": -1e-6}, {"rtol": 0}, {"exact_rtol": float("nan")},
+                                    {"rtol": 2.0}, {"eps": "1e-6"}])
+def test_bad_steps_and_tolerances_are_refused(option):
+    # eps = 0 would divide by zero and rtol = 0 can never pass: both are caller mistakes
+    with pytest.raises(ValueError, match="must be a number in"):
+        verify_gradient(sp.Trace(A * X), X, A.T, **option)
+    with pytest.raises(ValueError, match="must be a number in"):
+        verify_hessian(sum(v ** 2 for v in symbol_matrix("x", 2, 2)), symbol_matrix("x", 2, 2), **option)
+
+
+def test_the_closed_form_comparison_can_be_named():
+    x = symbol_matrix("x", 2, 2)
+    f = sum(v ** 3 for v in x)
+    result = verify_gradient(f, x, closed_form=gradient(f, x), closed_form_name="direct")
+    assert set(result.errors) == {"finite differences", "torch autograd", "direct"}
+    with pytest.raises(VerificationError, match="against direct"):
+        verify_gradient(f, x, closed_form=2 * gradient(f, x), closed_form_name="direct")
+    for bad in ("", "torch autograd", 3):
+        with pytest.raises(ValueError, match="closed_form_name"):
+            verify_gradient(f, x, closed_form_name=bad)
+
+
+def test_closed_form_of_the_wrong_shape_is_refused():
+    Y = sp.MatrixSymbol("Y", 3, 2)
+    with pytest.raises(ValueError, match="closed form has shape"):
+        verify_gradient(sp.Trace(Y.T * Y), Y, 2 * Y, closed_form=2 * Y.T)

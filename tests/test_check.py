@@ -97,3 +97,13 @@ def test_default_dy_is_not_a_copy_of_a_seed_0_input():
     against_torch draws dy from a stream of its own."""
     x = np.random.default_rng(0).standard_normal((6, 7)).astype(np.float32)
     against_torch(nn.BatchNorm1d(7), x, device="cpu")
+
+
+def test_training_mode_dropout_is_refused_with_a_clear_error():
+    """Two random masks would differ: the checker says so instead of reporting a mismatch."""
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    model = nn.Sequential(nn.Linear(3, 3, dtype=np.float64, seed=0), nn.Dropout(0.5))
+    with pytest.raises(ValueError, match=r"training-mode Dropout \['1'\].*\.eval\(\)"):
+        against_torch(model, x, device="cpu")
+    against_torch(model.eval(), x, device="cpu")
+    against_torch(nn.Dropout(1.0), x, device="cpu")  # p = 1 drops everything on both sides

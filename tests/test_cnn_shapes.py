@@ -48,6 +48,11 @@ def test_formula_by_hand():
     (lambda: conv_output_size(5, 3, padding=-1), "padding"),
     (lambda: conv2d_output_shape((5, 5), 3, 3), "input_shape"),
     (lambda: conv2d_param_count(3, 4, 3, groups=2), "divisible"),
+    (lambda: conv2d_param_count(3, 4, 3, groups=0), "groups"),
+    (lambda: conv2d_param_count(3, 4, (3, 0)), "kernel_size"),
+    (lambda: conv2d_param_count(0, 4, 3), "in_channels"),
+    (lambda: linear_param_count(10, 0), "out_features"),
+    (lambda: conv2d_output_shape((1, 3, 5, 5), 0, 3), "out_channels"),
     (lambda: resolve_padding("same", 3, 2, 1), "stride 1"),
     (lambda: resolve_padding("full", 3, 1, 1), "valid"),
 ])

@@ -178,3 +178,5 @@ def test_functional_conv2d_checks_weight_and_dtype():
         F.conv2d(x, np.zeros((2, 4, 3, 3), np.float32))
     with pytest.raises(ValueError, match=r"bias must have shape \(2,\)"):
         F.conv2d(x, np.zeros((2, 4, 3, 3)), np.zeros(3))
+    with pytest.raises(TypeError, match="bias as a numpy.ndarray"):
+        F.conv2d(x, np.zeros((2, 4, 3, 3)), [0.0, 0.0])

@@ -19,6 +19,22 @@ def digits():
     return load_digits_split(flatten=False)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These networks multiply a few thousand numbers per step: a second thread only adds
+    syncing, and on a shared 2-core machine a busy-waiting thread pool turns a 0.1 s run
+    into tens of seconds. train_digits_cnn(_torch) limit themselves the same way."""
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_numpy_network_matches_its_torch_twin_float64(digits):
     model = digits_cnn(8, seed=3, dtype=np.float64)
     report = against_torch(model, digits.X_train[:16], device="cpu")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dlbook import nn
-from dlbook.check import against_torch
+from dlbook.check import against_torch, gradcheck
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
@@ -62,3 +62,24 @@ def test_mask_rate_matches_torch_in_distribution():
     torch.manual_seed(0)
     theirs = (torch.nn.functional.dropout(torch.ones(n), p, training=True) == 0).float().mean().item()
     assert abs(ours - theirs) < 5 * np.sqrt(2 * p * (1 - p) / n)
+
+
+class _FixedMaskDropout(nn.Dropout):
+    """Training-mode dropout that replays one mask, so finite differences see a fixed function."""
+
+    def __init__(self, p, mask):
+        super().__init__(p)
+        self.fixed = mask
+
+    def forward(self, x, mask=None):
+        return super().forward(x, mask=self.fixed)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_training_mode_backward_matches_finite_differences(p):
+    x = np.random.default_rng(4).standard_normal((5, 6))
+    mask = np.random.default_rng(5).random(x.shape) >= p
+    layer = _FixedMaskDropout(p, mask)
+    errors = gradcheck(layer, x)  # raises on mismatch
+    assert set(errors) == {"dx"}
+    np.testing.assert_allclose(layer.backward(np.ones_like(x)), mask / (1 - p))

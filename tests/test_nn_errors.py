@@ -117,3 +117,27 @@ def test_unknown_parameter_name_is_rejected():
 def test_dropout_mask_must_fit():
     with pytest.raises(ValueError, match="bool array of shape"):
         nn.Dropout(0.5)(np.ones((2, 3)), mask=np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("module, message", [
+    (lambda torch: torch.nn.CrossEntropyLoss(label_smoothing=0.1), "label_smoothing is not implemented"),
+    (lambda torch: torch.nn.CrossEntropyLoss(weight=torch.ones(3)), "per-class weight is not implemented"),
+    (lambda torch: torch.nn.CrossEntropyLoss(ignore_index=0), "ignore_index is not implemented"),
+    (lambda torch: torch.nn.MultiMarginLoss(weight=torch.ones(3)), "per-class weight is not implemented"),
+])
+def test_from_torch_refuses_loss_options_it_would_otherwise_drop(module, message):
+    """A torch loss with label smoothing or class weights must not become a plain NumPy loss."""
+    import torch
+
+    with pytest.raises(NotImplementedError, match=message):
+        nn.from_torch(module(torch))
+
+
+def test_loss_constructors_take_torchs_positional_order():
+    # torch: CrossEntropyLoss(weight, size_average, ignore_index, reduce, reduction, label_smoothing)
+    assert nn.CrossEntropyLoss(None, None, -100, None, "sum").reduction == "sum"
+    # torch: MultiMarginLoss(p, margin, weight, size_average, reduce, reduction)
+    assert nn.MultiMarginLoss(2, 0.5, None, None, None, "none").reduction == "none"
+    for make in (lambda: nn.MSELoss(True), lambda: nn.CrossEntropyLoss(reduce=False)):
+        with pytest.raises(TypeError, match="deprecated in torch.*pass reduction="):
+            make()

@@ -31,11 +31,24 @@ def test_mlp_inits_have_the_intended_scale(init, std):
     assert (not model[0].params["bias"].any()) == (init != "default")
 
 
+def test_mlp_trunc_normal_is_cut_at_two_std_like_keras():
+    from scipy import stats
+
+    model = mlp([400, 400, 10], init=("trunc_normal", 0.05), dtype=np.float64, seed=0)
+    w = model[0].params["weight"].ravel()
+    assert np.abs(w).max() <= 0.1 and not model[0].params["bias"].any()
+    # the exact law: N(0, 0.05²) conditioned on |w| <= 2 std (its std is 0.88 * 0.05)
+    assert stats.kstest(w, stats.truncnorm(-2, 2, scale=0.05).cdf).pvalue > 1e-3
+    assert stats.kstest(w, stats.norm(0, 0.05).cdf).pvalue < 1e-3  # not the untruncated normal
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(widths=[64]), "at least two positive ints"),
     (dict(widths=[64, 0, 10]), "at least two positive ints"),
     (dict(widths=[4, 2], activation="gelu"), "activation must be one of"),
     (dict(widths=[4, 2], init="orthogonal"), "init must be"),
+    (dict(widths=[4, 2], init=("trunc_normal", -0.1)), "init must be"),
+    (dict(widths=[4, 2], init=("normal", 0.1)), "init must be"),
 ])
 def test_mlp_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -67,6 +80,13 @@ def test_train_small_digits_records_the_weight_norm():
     history = train_small_digits(epochs=3, hidden=32)
     assert len(history.tracked["weight_norm"]) == 3 == len(history.val_loss)
     assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_train_small_digits_uses_the_given_init():
+    small = train_small_digits(epochs=1, hidden=32, init=("trunc_normal", 0.01))
+    default = train_small_digits(epochs=1, hidden=32)
+    # after one epoch the weights are still near their start: 100x smaller scale, smaller norm
+    assert small.tracked["weight_norm"][0] < default.tracked["weight_norm"][0] / 2
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))

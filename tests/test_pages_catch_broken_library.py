@@ -37,6 +37,19 @@ MUTATIONS = {
             "backprop.py", "as torch does).\"\"\"\n    return dy * cache", "as torch does).\"\"\"\n    return dy"),
         "graph multiply gate does not swap its inputs": (
             "backprop.py", "lambda ins, out: (ins[1], ins[0])", "lambda ins, out: (ins[0], ins[1])"),
+        "sigmoid backward off by 0.01%": (
+            "backprop.py", "return dy * cache * (1 - cache)", "return dy * cache * (1.0001 - cache)"),
+        "chain-rule weight gradient averaged over samples": (
+            "calculus/chain.py", "return G * X.T\n", "return G * X.T / X.cols\n"),
+        "chain-rule bias gradient averaged over samples": (
+            "calculus/chain.py", "else G * sp.ones(G.cols, 1)", "else G * sp.ones(G.cols, 1) / G.cols"),
+        "power rule without the -1": (
+            "calculus/matrix_form.py", "(power * base ** (power - 1))", "(power * base ** power)"),
+        "outer derivative dropped in the chain rule for f(u)": (
+            "calculus/matrix_form.py", "return e.fdiff(1) * _gradient(e.args[0], X)", "return _gradient(e.args[0], X)"),
+        "Hessian entries listed column by column": (
+            "calculus/entrywise.py", "for i in range(m) for j in range(n) for k in range(m) for l in range(n)]",
+            "for j in range(n) for i in range(m) for l in range(n) for k in range(m)]"),
     },
     "03_nn_components": {
         "sigmoid derivative off by 0.01%": (
@@ -56,6 +69,15 @@ MUTATIONS = {
             "nn/dropout.py", "scale = x.dtype.type(0 if self.p == 1 else 1 / (1 - self.p))", "scale = x.dtype.type(1)"),
         "L2 penalty gradient doubled": (
             "nn/regularization.py", "grads[name] += weight_decay * p", "grads[name] += 2 * weight_decay * p"),
+        "dropout keeps each unit with probability p": (
+            "nn/dropout.py", "mask = self.rng.random(x.shape) >= self.p", "mask = self.rng.random(x.shape) < self.p"),
+        "BatchNorm backward forgets the mean term": (
+            "nn/batchnorm.py", "return inv_std * (g - g_mean - xhat * gx_mean)", "return inv_std * (g - xhat * gx_mean)"),
+        "SGD momentum buffer starts at zero": (
+            "optim.py", 'state["momentum_buffer"] = np.array(g, copy=True)', 'state["momentum_buffer"] = np.zeros_like(g)'),
+        "truncated-normal init cut at one std": (
+            "models/mlp.py", "nninit.trunc_normal_(w, 0.0, std, -2 * std, 2 * std,",
+            "nninit.trunc_normal_(w, 0.0, std, -std, std,"),
     },
     "04_cnn": {
         "col2im overwrites instead of accumulating": ("nn/im2col.py", "+= dcols[:, i, j]", "= dcols[:, i, j]"),
@@ -69,6 +91,16 @@ MUTATIONS = {
         "output size off by one": ("cnn_shapes.py", "return (padded - span) // s + 1", "return (padded - span) // s + 2"),
         "average pooling divides by one too many": (
             "nn/functional/conv.py", "y = sums / divisor.astype(x.dtype)", "y = sums / (divisor.astype(x.dtype) + 1)"),
+        "conv bias gradient averaged": (
+            "nn/functional/conv.py", "dbias = dy.sum(axis=(0, 2, 3))", "dbias = dy.mean(axis=(0, 2, 3))"),
+        "windows step one pixel whatever the stride": (
+            "nn/im2col.py", "(row * dh, col * dw, row * sh, col * sw)", "(row * dh, col * dw, row, col)"),
+        "naive loops ignore the stride": ("nn/naive_conv.py", "top, left = r * stride, s * stride", "top, left = r, s"),
+        "conv parameter count ignores the groups": (
+            "cnn_shapes.py", "out_channels * (in_channels // groups) * kh * kw", "out_channels * in_channels * kh * kw"),
+        "receptive-field start ignores padding": (
+            "receptive_field.py", "start = start + ((span - 1) / 2 - np.array(window.padding)) * jump",
+            "start = start + (span - 1) / 2 * jump"),
     },
 }
 #: What a check on the page raises (a crash elsewhere would not count as "caught"): an assert,

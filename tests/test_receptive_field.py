@@ -106,3 +106,14 @@ def test_fully_connected_layers_are_refused():
         receptive_fields([nn.Conv2d(1, 1, 3), nn.Flatten(), nn.Linear(4, 2)])
     with pytest.raises(ValueError, match="one image"):
         gradient_footprint(nn.Conv2d(1, 1, 3), np.zeros((2, 1, 5, 5), np.float32), (0, 0, 0))
+
+
+def test_batchnorm_is_point_wise_only_at_inference():
+    """In training mode BatchNorm mixes the batch statistics of every pixel into every output."""
+    block = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, seed=0), nn.BatchNorm2d(2)).to(np.float64)
+    x = np.random.default_rng(0).standard_normal((1, 1, 12, 12))
+    rf = receptive_fields(block)[-1]
+    (top, bottom), (left, right) = rf.bounds(5, 6)
+    inference = gradient_footprint(block.eval(), x, (1, 5, 6))
+    assert footprint_bounds(inference) == ((top, bottom), (left, right)) and inference.sum() == 9
+    assert gradient_footprint(block.train(), x, (1, 5, 6)).all()

@@ -13,6 +13,8 @@ matrix-form rules of :mod:`dlbook.calculus.matrix_form` are checked against.
 
 from __future__ import annotations
 
+import numbers
+
 import sympy as sp
 
 
@@ -24,8 +26,9 @@ def symbol_matrix(name: str, rows: int, cols: int) -> sp.ImmutableMatrix:
     if not isinstance(name, str) or not name:
         raise TypeError(f"symbol_matrix: name must be a non-empty str, got {name!r}")
     for what, size in (("rows", rows), ("cols", cols)):
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
             raise ValueError(f"symbol_matrix: {what} must be a positive int, got {size!r}")
+    rows, cols = int(rows), int(cols)
     sep = "," if max(rows, cols) > 9 else ""
     return sp.ImmutableMatrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{{{i + 1}{sep}{j + 1}}}", real=True))
 

@@ -198,13 +198,23 @@ def _compare(result: Verification, ref: str, ours: np.ndarray, theirs: np.ndarra
                                 f"{ref} exceeds {rtol:.0e}\n{result}")
 
 
+_BUILT_IN_REFERENCES = ("finite differences", "torch autograd", "entrywise sympy")
+
+
+def _check_tolerances(eps, rtol, exact_rtol) -> None:
+    for what, v in (("eps", eps), ("rtol", rtol), ("exact_rtol", exact_rtol)):
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1:
+            raise ValueError(f"{what} must be a number in (0, 1), got {v!r}")
+
+
 def derive_gradient(f, wrt):
     """sympy's gradient of f: :func:`matrix_gradient` for a MatrixSymbol, entry by entry for a symbol grid."""
     return matrix_gradient(f, wrt) if isinstance(wrt, sp.MatrixSymbol) else entrywise_gradient(f, wrt)
 
 
 def verify_gradient(f, wrt, grad=None, *, closed_form=None, values: dict | None = None, name: str = "",
-                    seed: int = 0, eps: float = 1e-6, rtol: float = FD_RTOL, exact_rtol: float = EXACT_RTOL) -> Verification:
+                    seed: int = 0, eps: float = 1e-6, rtol: float = FD_RTOL, exact_rtol: float = EXACT_RTOL,
+                    closed_form_name: str = "closed form") -> Verification:
     r"""Check a gradient $\partial f/\partial X$ three ways; raise :class:`VerificationError` on a mismatch.
 
     Parameters
@@ -213,10 +223,16 @@ def verify_gradient(f, wrt, grad=None, *, closed_form=None, values: dict | None 
     wrt : the variable X: a ``MatrixSymbol`` or a sympy Matrix of symbols, shape (m, n).
     grad : the claimed gradient, shape (m, n); derived with :func:`derive_gradient` when None.
     closed_form : optional known result (a Matrix Cookbook identity), shape (m, n).
+    closed_form_name : what the report calls that comparison (e.g. "no chain rule" when the
+        reference is a direct derivation rather than a textbook formula).
     values : optional ``{variable or its name: array}`` for variables whose random default
         would leave the domain (e.g. a positive determinant for log det).
     rtol : tolerance against finite differences; ``exact_rtol`` against autograd and the closed form.
     """
+    _check_tolerances(eps, rtol, exact_rtol)
+    if not isinstance(closed_form_name, str) or not closed_form_name or closed_form_name in _BUILT_IN_REFERENCES:
+        raise ValueError(f"closed_form_name must be a non-empty str other than {_BUILT_IN_REFERENCES}, "
+                         f"got {closed_form_name!r}")
     f = f if isinstance(f, sp.MatrixExpr) else as_scalar(f)
     if isinstance(f, sp.MatrixExpr) and tuple(f.shape) != (1, 1):
         raise ValueError(f"f must be a scalar (or 1×1 matrix expression), got shape {tuple(f.shape)}")
@@ -245,8 +261,8 @@ def verify_gradient(f, wrt, grad=None, *, closed_form=None, values: dict | None 
         _compare(result, "entrywise sympy", ours, _as_matrix_value(by_entries, shape, "the entrywise gradient"),
                  exact_rtol)
     if closed_e is not None:
-        _compare(result, "closed form", ours, _as_matrix_value(point.numpy_fn(closed_e)(*flat), shape, "the closed form"),
-                 exact_rtol)
+        _compare(result, closed_form_name, ours,
+                 _as_matrix_value(point.numpy_fn(closed_e)(*flat), shape, f"the {closed_form_name}"), exact_rtol)
     return result
 
 
@@ -258,6 +274,7 @@ def verify_hessian(f, wrt, hess=None, *, values: dict | None = None, name: str =
     ``wrt`` is a sympy Matrix of symbols (m, n); ``hess`` has shape (m, n, m, n) or (mn, mn)
     (derived with :func:`dlbook.calculus.hessian` when None). The result's shape is (m, n, m, n).
     """
+    _check_tolerances(eps, rtol, exact_rtol)
     if not isinstance(wrt, sp.MatrixBase):
         raise TypeError(f"wrt must be a sympy Matrix of symbols (see symbol_matrix), got {type(wrt).__name__}")
     wrt = check_variable(wrt, "wrt")

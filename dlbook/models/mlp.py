@@ -16,7 +16,8 @@ def mlp(widths, activation: str = "relu", *, init="default", dropout: float = 0.
 
     widths: ``[in, hidden..., out]``, e.g. ``[64, 256, 256, 10]``; input (N, in), output (N, out).
     init: ``"default"`` (torch.nn.Linear's, U(±1/√fan_in)), ``"xavier"`` (xavier_normal_, for
-    tanh/sigmoid), ``"he"`` (kaiming_normal_ for ReLU), or a float ``std`` for N(0, std²);
+    tanh/sigmoid), ``"he"`` (kaiming_normal_ for ReLU), a float ``std`` for N(0, std²), or
+    ``("trunc_normal", std)`` for N(0, std²) cut at ±2 std (Keras' ``TruncatedNormal``);
     the non-default inits set biases to 0. With ``batchnorm`` the hidden Linears have no bias.
     """
     widths = list(widths)
@@ -24,8 +25,13 @@ def mlp(widths, activation: str = "relu", *, init="default", dropout: float = 0.
         raise ValueError(f"widths must be at least two positive ints [in, ..., out], got {widths}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    if not (init in ("default", "xavier", "he") or (isinstance(init, float) and init > 0)):
-        raise ValueError(f"init must be 'default', 'xavier', 'he' or a positive float std, got {init!r}")
+    truncated = isinstance(init, (tuple, list)) and len(init) == 2 and init[0] == "trunc_normal"
+    if truncated:
+        init = ("trunc_normal", init[1])
+    if not (init in ("default", "xavier", "he") or (isinstance(init, float) and init > 0)
+            or (truncated and isinstance(init[1], (int, float)) and init[1] > 0)):
+        raise ValueError(f"init must be 'default', 'xavier', 'he', a positive float std or "
+                         f"('trunc_normal', std), got {init!r}")
     rng = np.random.default_rng(seed)
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:])):
@@ -38,6 +44,9 @@ def mlp(widths, activation: str = "relu", *, init="default", dropout: float = 0.
                 nninit.xavier_normal_(w, generator=rng)
             elif init == "he":
                 nninit.kaiming_normal_(w, nonlinearity="relu", generator=rng)
+            elif truncated:
+                std = float(init[1])
+                nninit.trunc_normal_(w, 0.0, std, -2 * std, 2 * std, generator=rng)
             else:
                 nninit.normal_(w, 0.0, init, generator=rng)
             if linear.bias:

@@ -16,11 +16,21 @@ from .module import Module
 class _Loss(Module):
     torch_args = ("reduction",)
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__()
+        # torch's deprecated flags keep their positions so that positional calls line up with torch
+        if size_average is not None or reduce is not None:
+            raise TypeError(f"{type(self).__name__}: size_average and reduce are deprecated in torch and "
+                            f"not supported here; pass reduction='mean', 'sum' or 'none'")
         if reduction not in REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
+
+    @staticmethod
+    def _unsupported(name: str, what: str, value, default) -> None:
+        """Raise for a torch option this NumPy twin lacks, rather than silently ignoring it."""
+        if not (value is None if default is None else value == default):
+            raise NotImplementedError(f"{name}: {what} is not implemented; leave it at its default {default!r}")
 
     def _upstream(self, dy, out_shape, dtype) -> np.ndarray:
         """dy as an array of the loss's shape: 1 when omitted (the loss is where backprop starts)."""
@@ -34,8 +44,20 @@ class CrossEntropyLoss(_Loss):
     r"""Softmax cross-entropy: input scores (N, C) float, target (N,) int class indices.
 
     Returns the mean (or sum) of $-\log \mathrm{softmax}(s_i)_{y_i}$, or the (N,) vector for
-    ``reduction="none"``.
+    ``reduction="none"``. torch's constructor arguments in torch's order; per-class ``weight``,
+    ``ignore_index`` and ``label_smoothing`` are not implemented and must keep their defaults
+    (``from_torch`` of a module that sets them raises instead of dropping them).
     """
+
+    torch_args = ("weight", "ignore_index", "reduction", "label_smoothing")
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self._unsupported("CrossEntropyLoss", "per-class weight", weight, None)
+        self._unsupported("CrossEntropyLoss", "ignore_index", ignore_index, -100)
+        self._unsupported("CrossEntropyLoss", "label_smoothing", label_smoothing, 0.0)
+        self.weight, self.ignore_index, self.label_smoothing = None, -100, 0.0
 
     def forward(self, input: np.ndarray, target: np.ndarray):
         self._check_input(input, 2, "scores (N, C)")
@@ -56,15 +78,15 @@ class MultiMarginLoss(_Loss):
     input (N, C) float, target (N,) int; ``p`` in {1, 2}, ``margin`` is $\Delta$.
     """
 
-    torch_args = ("p", "margin", "reduction")
+    torch_args = ("p", "margin", "weight", "reduction")
 
-    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, size_average=None, reduce=None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: p must be 1 or 2 (as in torch), got {p!r}")
-        if weight is not None:
-            raise NotImplementedError("MultiMarginLoss: per-class weight is not implemented; pass weight=None")
-        self.p, self.margin = int(p), float(margin)
+        self._unsupported("MultiMarginLoss", "per-class weight", weight, None)
+        self.p, self.margin, self.weight = int(p), float(margin), None
 
     def forward(self, input: np.ndarray, target: np.ndarray):
         self._check_input(input, 2, "scores (N, C)")

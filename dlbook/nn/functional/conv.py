@@ -84,6 +84,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
     if not isinstance(weight, np.ndarray) or weight.ndim != 4:
         raise ValueError(f"{who} expects weight of shape (F, C/groups, kh, kw), got "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
+    if bias is not None and not isinstance(bias, np.ndarray):
+        raise TypeError(f"{who} expects bias as a numpy.ndarray of shape (F,) or None, got {type(bias).__name__}")
     if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):
         raise TypeError(f"{who}: input, weight and bias must share one dtype, got {x.dtype}, {weight.dtype}"
                         f"{'' if bias is None else ', ' + str(bias.dtype)}")
