@@ -78,7 +78,8 @@ class Graph:
             raise ValueError(f"node {name!r} already exists")
 
     def backward(self, output: str) -> dict[str, float]:
-        """d output / d node for every node; each node passes grad × local derivative to its inputs."""
+        """d output / d node for every node; each node passes grad × local derivative
+        to its inputs."""
         if output not in self.nodes:
             raise KeyError(f"no node {output!r}")
         for node in self.nodes.values():
@@ -89,7 +90,8 @@ class Graph:
                 continue
             ins = [self.nodes[i].value for i in node.inputs]
             for name, local in zip(node.inputs, OPS[node.op][1](ins, node.value)):
-                self.nodes[name].grad += node.grad * local  # += : a value used twice collects both paths
+                # += : a value used twice collects both paths
+                self.nodes[name].grad += node.grad * local
         return self.grads()
 
     def values(self) -> dict[str, float]:
@@ -168,10 +170,12 @@ def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray):
 
 
 def linear_backward(dy: np.ndarray, cache):
-    """dy: (N, H) -> dx (N, D) = dy W, dweight (H, D) = dyᵀ x, dbias (H,) = column sums of dy."""
+    """dy: (N, H) -> dx (N, D) = dy W, dweight (H, D) = dyᵀ x,
+    dbias (H,) = column sums of dy."""
     x, weight = cache
     if dy.shape != (x.shape[0], weight.shape[0]):
-        raise ValueError(f"linear_backward expects dy of shape {(x.shape[0], weight.shape[0])}, got {dy.shape}")
+        raise ValueError(f"linear_backward expects dy of shape "
+                         f"{(x.shape[0], weight.shape[0])}, got {dy.shape}")
     return dy @ weight, dy.T @ x, dy.sum(axis=0)
 
 
@@ -229,23 +233,27 @@ def _check_mlp(params: dict, x: np.ndarray, activation: str) -> None:
 def mlp_forward(params: dict, x: np.ndarray, activation: str = "relu"):
     """Layer by layer: z1 = x W1ᵀ + b1, a1 = act(z1), scores = a1 W2ᵀ + b2.
 
-    x: (N, D) -> scores (N, C), and the caches of the three layers (what backward needs).
+    x: (N, D) -> scores (N, C), and the caches of the three layers
+    (what backward needs).
     """
     _check_mlp(params, x, activation)
     act_forward, _ = ACTIVATIONS[activation]
     z1, fc1_cache = linear_forward(x, params["fc1.weight"], params["fc1.bias"])
     a1, act_cache = act_forward(z1)
     scores, fc2_cache = linear_forward(a1, params["fc2.weight"], params["fc2.bias"])
-    return scores, {"fc1": fc1_cache, "act": act_cache, "fc2": fc2_cache, "activation": activation}
+    return scores, {"fc1": fc1_cache, "act": act_cache, "fc2": fc2_cache,
+                    "activation": activation}
 
 
 def mlp_backward(dscores: np.ndarray, caches: dict) -> dict[str, np.ndarray]:
-    """The same layers in reverse, each turning the upstream gradient into its own: (N, C) -> grads by name."""
+    """The same layers in reverse, each turning the upstream gradient into its own:
+    (N, C) -> grads by name."""
     _, act_backward = ACTIVATIONS[caches["activation"]]
     da1, grads_w2, grads_b2 = linear_backward(dscores, caches["fc2"])
     dz1 = act_backward(da1, caches["act"])
     _, grads_w1, grads_b1 = linear_backward(dz1, caches["fc1"])
-    return {"fc1.weight": grads_w1, "fc1.bias": grads_b1, "fc2.weight": grads_w2, "fc2.bias": grads_b2}
+    return {"fc1.weight": grads_w1, "fc1.bias": grads_b1,
+            "fc2.weight": grads_w2, "fc2.bias": grads_b2}
 
 
 def mlp_loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray, activation: str = "relu"):

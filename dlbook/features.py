@@ -23,19 +23,23 @@ def ink_profiles(X: np.ndarray) -> np.ndarray:
     return np.concatenate([images.mean(axis=2), images.mean(axis=1)], axis=1)
 
 
-def gradient_histograms(X: np.ndarray, cell: int = 2, orientations: int = 9) -> np.ndarray:
-    """Histograms of oriented gradients (HOG) in ``cell``×``cell`` pixel cells, shape (N, F).
+def gradient_histograms(X: np.ndarray, cell: int = 2, orientations: int = 9
+                        ) -> np.ndarray:
+    """Histograms of oriented gradients (HOG) in ``cell``×``cell``-pixel cells, (N, F).
 
-    F = (8 // cell)² · orientations: 144 for the defaults. Edges and their directions are what
-    a digit's shape is made of; the histogram tolerates small shifts within a cell.
+    F = (8 // cell)² · orientations: 144 for the defaults. Edges and their directions
+    are what a digit's shape is made of; the histogram tolerates small shifts in a cell.
     """
     from skimage.feature import hog
 
     images = _as_images(X)
-    if 8 % cell:
-        raise ValueError(f"cell must divide 8, got {cell}")
-    return np.array([hog(image, orientations=orientations, pixels_per_cell=(cell, cell),
-                         cells_per_block=(1, 1)) for image in images])
+    if not isinstance(cell, (int, np.integer)) or cell < 1 or 8 % cell:
+        raise ValueError(f"cell must be a positive divisor of 8, got {cell!r}")
+    if not isinstance(orientations, (int, np.integer)) or orientations < 1:
+        raise ValueError(f"orientations must be a positive int, got {orientations!r}")
+    return np.array([hog(image, orientations=orientations,
+                         pixels_per_cell=(cell, cell), cells_per_block=(1, 1))
+                     for image in images])
 
 
 #: Named feature sets compared in chapter 1.

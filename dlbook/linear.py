@@ -48,13 +48,18 @@ class LinearClassifier:
         """Class scores, shape (N, C): row i is $W x_i + b$."""
         return self._check_X(X) @ self.weight.T + self.bias
 
-    def loss_and_grads(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """Mean data loss plus the L2 penalty, and its gradients ``{"weight": (C, D), "bias": (C,)}``."""
+    def loss_and_grads(self, X: np.ndarray,
+                       y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean data loss plus the L2 penalty, and its gradients.
+
+        Returns ``(loss, {"weight": (C, D) array, "bias": (C,) array})``.
+        """
         loss_fn, loss_backward = LOSSES[self.loss_name]
-        scores = self.scores(X)
+        scores = self.scores(X)  # (N, C)
         loss = loss_fn(scores, y) + 0.5 * self.weight_decay * np.sum(self.weight ** 2)
-        dscores = loss_backward(scores, y)  # (N, C)
-        grads = {"weight": dscores.T @ X + self.weight_decay * self.weight,  # chain rule through X W^T
+        dscores = loss_backward(scores, y)  # dL/dS, (N, C)
+        # chain rule through S = X W^T + b
+        grads = {"weight": dscores.T @ X + self.weight_decay * self.weight,
                  "bias": dscores.sum(axis=0)}
         return float(loss), grads
 
@@ -64,17 +69,24 @@ class LinearClassifier:
     def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean(self.predict(X) == y))
 
-    def fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 50, lr: float = 0.1, batch_size: int = 64,
-            X_val: np.ndarray | None = None, y_val: np.ndarray | None = None, seed: int = 0,
+    def fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 50, lr: float = 0.1,
+            batch_size: int = 64, X_val: np.ndarray | None = None,
+            y_val: np.ndarray | None = None, seed: int = 0,
             progress: bool = True) -> dict[str, np.ndarray]:
-        """Minibatch gradient descent; returns per-epoch ``train_loss``, ``train_acc`` (and ``val_*``)."""
+        """Minibatch gradient descent.
+
+        Returns per-epoch arrays ``train_loss``, ``train_acc``, and ``val_loss``,
+        ``val_acc`` when ``X_val`` is given.
+        """
         if epochs < 1 or lr <= 0:
             raise ValueError(f"need epochs >= 1 and lr > 0, got {epochs}, {lr}")
         rng = np.random.default_rng(seed)
         history: dict[str, list[float]] = {"train_loss": [], "train_acc": []}
         if X_val is not None:
             history.update(val_loss=[], val_acc=[])
-        for _ in tqdm(range(epochs), desc=f"linear/{self.loss_name}", disable=not progress, leave=False):
+        bar = tqdm(range(epochs), desc=f"linear/{self.loss_name}",
+                   disable=None if progress else True, leave=False)
+        for _ in bar:
             for xb, yb in minibatches(X, y, batch_size, rng):
                 _, grads = self.loss_and_grads(xb, yb)
                 self.weight -= lr * grads["weight"]
@@ -110,6 +122,9 @@ def nearest_class_mean_predict(X_train: np.ndarray, y_train: np.ndarray, X_test:
     """A baseline: assign each test row to the class whose mean training row is closest (Euclidean)."""
     if X_train.ndim != 2 or X_test.ndim != 2 or X_train.shape[1] != X_test.shape[1]:
         raise ValueError(f"expected X_train (N, D) and X_test (M, D), got {X_train.shape} and {X_test.shape}")
+    if len(y_train) != len(X_train):
+        raise ValueError(f"expected one label per training row, got {len(y_train)} labels "
+                         f"for {len(X_train)} rows")
     classes = np.unique(y_train)
     means = np.stack([X_train[y_train == k].mean(axis=0) for k in classes])
     distances = ((X_test[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)  # (M, K)

@@ -27,16 +27,21 @@ def weight_norm_of_weights(model: nn.Module) -> float:
     return nn.weight_norm(model, include=lambda name: name.endswith("weight"))
 
 
-def train_small_digits(weight_decay: float = 0.0, dropout: float = 0.0, n_train: int = 100, hidden: int = 256,
-                       epochs: int = 150, lr: float = 0.05, seed: int = 0, init="default") -> History:
-    """Train ``[64, hidden, hidden, 10]`` ReLU MLP (float64) with SGD (momentum 0.9, batches of 25).
+def train_small_digits(weight_decay: float = 0.0, dropout: float = 0.0,
+                       n_train: int = 100, hidden: int = 256, epochs: int = 150,
+                       lr: float = 0.05, seed: int = 0, init="default") -> History:
+    """Train ``[64, hidden, hidden, 10]`` ReLU MLP (float64) with SGD (momentum 0.9,
+    batches of 25).
 
-    ``init`` is passed to :func:`dlbook.models.mlp.mlp` (e.g. ``("trunc_normal", 0.05)``).
-    Returns the per-epoch :class:`History`, with ``tracked["weight_norm"]`` = ‖W‖ of the weights.
+    ``init`` is passed to :func:`dlbook.models.mlp.mlp`
+    (e.g. ``("trunc_normal", 0.05)``). Returns the per-epoch :class:`History`, with
+    ``tracked["weight_norm"]`` = ‖W‖ of the weights.
     """
     X, y, X_val, y_val = small_digits(n_train, seed)
-    model = mlp([64, hidden, hidden, 10], "relu", init=init, dropout=dropout, dtype=np.float64, seed=seed)
+    model = mlp([64, hidden, hidden, 10], "relu", init=init, dropout=dropout,
+                dtype=np.float64, seed=seed)
     optimizer = optim.SGD(model, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    return fit(model, nn.CrossEntropyLoss(), optimizer, X, y, X_val, y_val, epochs=epochs, batch_size=25,
-               seed=seed, track={"weight_norm": weight_norm_of_weights},
+    return fit(model, nn.CrossEntropyLoss(), optimizer, X, y, X_val, y_val,
+               epochs=epochs, batch_size=25, seed=seed,
+               track={"weight_norm": weight_norm_of_weights},
                desc=f"weight_decay={weight_decay}, dropout={dropout}, init={init}")

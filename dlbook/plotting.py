@@ -84,6 +84,8 @@ def show_images(images, titles=None, ncols: int = 10, cmap: str = "gray", size: 
         raise ValueError(f"images must have shape (K, H, W) or (K, H, W, 3), got {images.shape}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
+    if ncols < 1 or len(images) == 0:
+        raise ValueError(f"need ncols >= 1 and at least one image, got {ncols} and {len(images)}")
     nrows = int(np.ceil(len(images) / ncols))
     ncols = min(ncols, len(images))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False)

@@ -37,7 +37,9 @@ def test_feature_sets_shapes():
 def test_bad_input():
     with pytest.raises(ValueError, match=r"\(N, 8, 8\) or \(N, 64\)"):
         ink_profiles(np.zeros((3, 10)))
-    with pytest.raises(ValueError, match="cell must divide 8"):
+    with pytest.raises(ValueError, match="cell must be a positive divisor of 8"):
         gradient_histograms(np.zeros((1, 8, 8)), cell=3)
+    with pytest.raises(ValueError, match="orientations must be a positive int"):
+        gradient_histograms(np.zeros((1, 8, 8)), orientations=0)
     with pytest.raises(ValueError, match="unknown feature set"):
         featurize("edges", np.zeros((1, 64)))

@@ -102,3 +102,5 @@ def test_bad_input():
         model.fit(np.zeros((2, 4)), np.array([0, 1]), lr=0)
     with pytest.raises(ValueError, match="X_train"):
         nearest_class_mean_predict(np.zeros((2, 3)), np.array([0, 1]), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="one label per training row"):
+        nearest_class_mean_predict(np.zeros((3, 2)), np.array([0, 1]), np.zeros((2, 2)))

@@ -23,6 +23,23 @@ MUTATIONS = {
         "bias gradient averaged": ("linear.py", '"bias": dscores.sum(axis=0)', '"bias": dscores.mean(axis=0)'),
         "L2 gradient doubled": (
             "linear.py", "+ self.weight_decay * self.weight,", "+ 2 * self.weight_decay * self.weight,"),
+        "log-softmax without the max shift": (
+            "nn/functional/loss.py", "shifted = x - np.max(x, axis=axis, keepdims=True)", "shifted = x"),
+        "mean-reduced gradients not divided by N": (
+            "nn/functional/loss.py", 'return grad_per_sample / n if reduction == "mean" else grad_per_sample',
+            "return grad_per_sample"),
+        "hinge gradient of the true class with the wrong sign": (
+            "nn/functional/loss.py", "grad[rows, target] = -grad.sum(axis=1)", "grad[rows, target] = grad.sum(axis=1)"),
+        "hinge compares the true class with itself": (
+            "nn/functional/loss.py", "margins[np.arange(len(target)), target] = 0.0  #", "pass  #"),
+        "scores without the bias": (
+            "linear.py", "return self._check_X(X) @ self.weight.T + self.bias", "return self._check_X(X) @ self.weight.T"),
+        "bias stepped up the gradient": (
+            "linear.py", 'self.bias -= lr * grads["bias"]', 'self.bias += lr * grads["bias"]'),
+        "HOG cells of 4x4 pixels": ("features.py", "cell: int = 2, orientations", "cell: int = 4, orientations"),
+        "minibatches skip the last partial batch": (
+            "data.py", "for start in range(0, len(X), batch_size):",
+            "for start in range(0, len(X) - batch_size, batch_size):"),
     },
     "02_backprop": {
         "Jacobi's formula without the transpose": (

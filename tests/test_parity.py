@@ -83,3 +83,30 @@ def test_code_lines_fit_the_rendered_page(lang):
     long = [f"{page.name}: {line}" for page in pages.chapter_pages(lang)
             for cell in pages.code_cells(page) for line in cell.splitlines() if len(line) > 88]
     assert not long, "code lines over 88 characters:\n" + "\n".join(long)
+
+
+_INCLUDE = re.compile(r"^```\{literalinclude\} (\S+)\n:pyobject: (\S+)", re.M)
+
+
+def _included_lines(page: Path, target: str, pyobject: str) -> list[str]:
+    """The source lines a ``literalinclude`` with ``:pyobject:`` shows (def/class to its end)."""
+    import ast
+
+    source = (page.parent / target).resolve().read_text(encoding="utf-8")
+    node = ast.parse(source)
+    for name in pyobject.split("."):
+        node = next(n for n in ast.iter_child_nodes(node)
+                    if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name)
+    return source.splitlines()[node.lineno - 1:node.end_lineno]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_included_library_code_fits_the_rendered_page(lang):
+    """Library code shown with literalinclude scrolls sideways too when its lines are long."""
+    long = []
+    for page in pages.chapter_pages(lang):
+        for target, pyobject in _INCLUDE.findall(page.read_text(encoding="utf-8")):
+            lines = _included_lines(page, target, pyobject)
+            assert lines, f"{page.name}: {pyobject} not found in {target}"
+            long += [f"{page.name} {pyobject}: {line}" for line in lines if len(line) > 88]
+    assert not long, "included code lines over 88 characters:\n" + "\n".join(long)

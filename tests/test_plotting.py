@@ -59,3 +59,13 @@ def test_show_images_grid():
     with pytest.raises(ValueError, match="titles"):
         plotting.show_images(np.zeros((2, 4, 4)), titles=["a"])
     plt.close("all")
+
+
+def test_show_images_symmetric_colour_map_is_centred_on_zero():
+    images = np.stack([np.array([[-1.0, 3.0], [0.0, 2.0]]), np.array([[0.5, -2.0], [0.0, 0.0]])])
+    fig = plotting.show_images(images, symmetric=True, cmap="bwr")
+    limits = [ax.get_images()[0].get_clim() for ax in fig.axes]
+    assert limits == [(-3.0, 3.0), (-2.0, 2.0)]
+    with pytest.raises(ValueError, match="ncols >= 1"):
+        plotting.show_images(images, ncols=0)
+    plt.close("all")

@@ -61,11 +61,13 @@ def as_scalar(f, who: str = "f") -> sp.Expr:
 
 
 def gradient(f, X) -> sp.ImmutableMatrix:
-    r"""$\nabla_X f$: the matrix of partials $\partial f/\partial x_{ij}$, same shape as X (m, n).
+    r"""$\nabla_X f$: the matrix of partials $\partial f/\partial x_{ij}$, same shape
+    as X (m, n).
 
     Parameters
     ----------
-    f : scalar sympy expression (or 1×1 matrix) in the entries of X (and any other symbols).
+    f : scalar sympy expression (or 1×1 matrix) in the entries of X (and any other
+        symbols).
     X : (m, n) sympy Matrix of distinct symbols, e.g. from :func:`symbol_matrix`.
     """
     X = check_variable(X, "X")

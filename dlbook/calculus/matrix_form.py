@@ -51,14 +51,19 @@ def _gradient(e, X: sp.MatrixSymbol) -> sp.MatrixExpr:
     # atoms first: MatMul and MatAdd are subclasses of Mul and Add
     if isinstance(e, sp.MatMul) and tuple(e.shape) == (1, 1):
         coeff, mats = e.as_coeff_matrices()
-        if coeff.has(X):  # a scalar factor such as tr(X) * a^T X b: product rule, the 1×1 part as a trace
+        # a scalar factor such as tr(X) * a^T X b: product rule, the 1×1 part as a trace
+        if coeff.has(X):
             return _gradient(coeff * sp.Trace(sp.MatMul(*mats)), X)
-    if isinstance(e, sp.Trace) or (isinstance(e, sp.MatrixExpr) and tuple(e.shape) == (1, 1)):
-        if any(isinstance(node, (sp.Determinant, MatrixElement)) for node in sp.preorder_traversal(e)):
-            raise UnsupportedExpressionError(f"a determinant or an indexed entry inside {e} is not supported")
+    if (isinstance(e, sp.Trace)
+            or (isinstance(e, sp.MatrixExpr) and tuple(e.shape) == (1, 1))):
+        if any(isinstance(node, (sp.Determinant, MatrixElement))
+               for node in sp.preorder_traversal(e)):
+            raise UnsupportedExpressionError(
+                f"a determinant or an indexed entry inside {e} is not supported")
         return _atom_gradient(e, X)
     if isinstance(e, sp.MatrixExpr):
-        raise UnsupportedExpressionError(f"f must be scalar, but {e} has shape {tuple(e.shape)}")
+        raise UnsupportedExpressionError(
+            f"f must be scalar, but {e} has shape {tuple(e.shape)}")
     if isinstance(e, sp.Add):
         return sp.MatAdd(*[_gradient(t, X) for t in e.args]).doit()
     if isinstance(e, sp.Mul):  # product rule over the scalar factors
@@ -71,18 +76,23 @@ def _gradient(e, X: sp.MatrixSymbol) -> sp.MatrixExpr:
     if isinstance(e, sp.Pow):
         base, power = e.args
         if power.has(X):
-            raise UnsupportedExpressionError(f"an exponent that depends on {X} is not supported: {e}")
+            raise UnsupportedExpressionError(
+                f"an exponent that depends on {X} is not supported: {e}")
         return (power * base ** (power - 1)) * _gradient(base, X)
-    if isinstance(e, sp.Function) and len(e.args) == 1:  # chain rule: f(u)' = f'(u) u'
+    # chain rule: f(u)' = f'(u) u'
+    if isinstance(e, sp.Function) and len(e.args) == 1:
         return e.fdiff(1) * _gradient(e.args[0], X)
     if isinstance(e, sp.Determinant):
         if e.arg != X:
-            raise UnsupportedExpressionError(f"only det({X}) itself is supported, got {e}")
+            raise UnsupportedExpressionError(
+                f"only det({X}) itself is supported, got {e}")
         return det_gradient(X)
     if isinstance(e, MatrixElement):
         raise UnsupportedExpressionError(
-            f"{e} indexes a matrix expression; write the 1×1 product itself (a.T*X*b), not its [0, 0] entry")
-    raise UnsupportedExpressionError(f"cannot differentiate {type(e).__name__} {e} with respect to {X}")
+            f"{e} indexes a matrix expression; write the 1×1 product itself (a.T*X*b), "
+            f"not its [0, 0] entry")
+    raise UnsupportedExpressionError(
+        f"cannot differentiate {type(e).__name__} {e} with respect to {X}")
 
 
 def matrix_gradient(f, X) -> sp.MatrixExpr:

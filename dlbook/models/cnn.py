@@ -16,7 +16,8 @@ from .. import nn
 from ..devices import resolve_device
 
 
-def digits_cnn(width: int = 16, n_classes: int = 10, *, seed=0, dtype=None) -> nn.Sequential:
+def digits_cnn(width: int = 16, n_classes: int = 10, *, seed=0,
+               dtype=None) -> nn.Sequential:
     """The NumPy network: input (N, 1, 8, 8) float, output (N, n_classes) scores.
 
     ``width`` is the channel count of the first block (the second has twice as many).
@@ -25,10 +26,12 @@ def digits_cnn(width: int = 16, n_classes: int = 10, *, seed=0, dtype=None) -> n
         raise ValueError(f"width must be a positive int, got {width!r}")
     rng = np.random.default_rng(seed)
     model = nn.Sequential(
-        nn.Conv2d(1, width, 3, padding=1, bias=False, seed=rng), nn.BatchNorm2d(width), nn.ReLU(),
-        nn.MaxPool2d(2),                                                       # (N, width, 4, 4)
-        nn.Conv2d(width, 2 * width, 3, padding=1, bias=False, seed=rng), nn.BatchNorm2d(2 * width), nn.ReLU(),
-        nn.MaxPool2d(2),                                                       # (N, 2·width, 2, 2)
+        nn.Conv2d(1, width, 3, padding=1, bias=False, seed=rng),
+        nn.BatchNorm2d(width), nn.ReLU(),
+        nn.MaxPool2d(2),  # (N, width, 4, 4)
+        nn.Conv2d(width, 2 * width, 3, padding=1, bias=False, seed=rng),
+        nn.BatchNorm2d(2 * width), nn.ReLU(),
+        nn.MaxPool2d(2),  # (N, 2·width, 2, 2)
         nn.Flatten(),
         nn.Linear(2 * width * 2 * 2, n_classes, seed=rng),
     )

@@ -91,9 +91,11 @@ class _BatchNorm(Module):
         b["running_var"] += m * var * (n / (n - 1))  # unbiased, like torch
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        r"""dx of x's shape. With batch statistics the mean and variance depend on x too:
+        r"""dx of x's shape. With batch statistics the mean and variance depend on
+        x too:
 
-        $dx = \frac{1}{\sigma}\left(g - \overline{g} - \hat{x}\,\overline{g \hat{x}}\right)$,
+        $dx = \frac{1}{\sigma}
+        \left(g - \overline{g} - \hat{x}\,\overline{g \hat{x}}\right)$,
         $g = \gamma\, dy$, bars = means over the normalized axes.
         """
         xhat, inv_std, use_batch, axes, n = self._need_cache()

@@ -29,8 +29,8 @@ class Dropout(Module):
         self.rng = as_generator(seed)
 
     def forward(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """x: any shape. ``mask`` (bool, x's shape; True = keep) replaces the random draw,
-        e.g. to replay the mask of a torch run; it is ignored in eval mode."""
+        """x: any shape. ``mask`` (bool, x's shape; True = keep) replaces the random
+        draw, e.g. to replay the mask of a torch run; it is ignored in eval mode."""
         self._check_input(x, None, "array of any shape")
         if not self.training or self.p == 0:
             self._cache = (None, x.dtype.type(1), x.shape)
@@ -38,9 +38,10 @@ class Dropout(Module):
         if mask is None:
             mask = self.rng.random(x.shape) >= self.p
         elif np.shape(mask) != x.shape or np.asarray(mask).dtype != bool:
-            raise ValueError(f"Dropout mask must be a bool array of shape {x.shape}, got "
-                             f"{np.asarray(mask).dtype} {np.shape(mask)}")
-        scale = x.dtype.type(0 if self.p == 1 else 1 / (1 - self.p))  # p = 1 drops everything
+            raise ValueError(f"Dropout mask must be a bool array of shape {x.shape}, "
+                             f"got {np.asarray(mask).dtype} {np.shape(mask)}")
+        # p = 1 drops everything
+        scale = x.dtype.type(0 if self.p == 1 else 1 / (1 - self.p))
         self._cache = (mask, scale, x.shape)
         return x * mask * scale
 

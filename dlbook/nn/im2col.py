@@ -61,7 +61,8 @@ def windows(xp: np.ndarray, geometry: WindowGeometry, out_hw: tuple[int, int]) -
     return as_strided(xp, shape, tuple(lead) + (row * dh, col * dw, row * sh, col * sw), writeable=False)
 
 
-def im2col(x: np.ndarray, geometry: WindowGeometry, fill: float = 0.0) -> tuple[np.ndarray, tuple[int, int]]:
+def im2col(x: np.ndarray, geometry: WindowGeometry,
+           fill: float = 0.0) -> tuple[np.ndarray, tuple[int, int]]:
     """Columns of all windows of x.
 
     Parameters
@@ -72,8 +73,8 @@ def im2col(x: np.ndarray, geometry: WindowGeometry, fill: float = 0.0) -> tuple[
 
     Returns
     -------
-    cols : (C·kh·kw, N·H_out·W_out), row ``(c, i, j)`` holds tap (i, j) of channel c for every
-        window, columns ordered (n, r, c).
+    cols : (C·kh·kw, N·H_out·W_out), row ``(c, i, j)`` holds tap (i, j) of channel c
+        for every window, columns ordered (n, r, c).
     (H_out, W_out)
     """
     out_hw = geometry.output_hw(*x.shape[2:])
@@ -81,7 +82,8 @@ def im2col(x: np.ndarray, geometry: WindowGeometry, fill: float = 0.0) -> tuple[
     view = windows(xp, geometry, out_hw)  # (C, N, kh, kw, Ho, Wo)
     c, n = x.shape[1], x.shape[0]
     kh, kw = geometry.kernel
-    cols = view.transpose(0, 2, 3, 1, 4, 5).reshape(c * kh * kw, n * out_hw[0] * out_hw[1])  # the one copy
+    cols = view.transpose(0, 2, 3, 1, 4, 5).reshape(
+        c * kh * kw, n * out_hw[0] * out_hw[1])  # the one copy
     return cols, out_hw
 
 

@@ -81,7 +81,8 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None) -> np.ndarray:
 
 
 def xavier_normal_(tensor, gain: float = 1.0, generator=None) -> np.ndarray:
-    r"""N(0, std²), $\text{std} = \text{gain}\sqrt{2/(\text{fan\_in}+\text{fan\_out})}$."""
+    r"""N(0, std²),
+    $\text{std} = \text{gain}\sqrt{2/(\text{fan\_in}+\text{fan\_out})}$."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(_check(tensor))
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 

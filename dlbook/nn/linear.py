@@ -43,16 +43,19 @@ class Linear(Module):
             self.add_param("bias", rng.uniform(-bound, bound, out_features).astype(dtype))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (N, in_features) or (in_features,) -> (N, out_features) or (out_features,)."""
+        """x: (N, in_features) or (in_features,)
+        -> (N, out_features) or (out_features,)."""
         self._check_input(x, (1, 2), f"(N, {self.in_features})")
         if x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear expects input of shape (N, {self.in_features}), got {x.shape}")
+            raise ValueError(f"Linear expects input of shape (N, {self.in_features}), "
+                             f"got {x.shape}")
         self._cache = x
         y = x @ self.params["weight"].T
         return y + self.params["bias"] if self.bias else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        """dy: like the output -> dx like the input; adds dW = dyᵀx and db = Σ dy to ``grads``."""
+        """dy: like the output -> dx like the input;
+        adds dW = dyᵀx and db = Σ dy to ``grads``."""
         x = self._need_cache()
         self._check_grad_output(dy, x.shape[:-1] + (self.out_features,))
         x2, dy2 = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)

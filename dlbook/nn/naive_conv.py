@@ -18,8 +18,10 @@ def naive_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = No
     n, c, h, w = x.shape
     f, c_w, kh, kw = weight.shape
     if c_w != c:
-        raise ValueError(f"weight of shape {weight.shape} expects {c_w} input channels, got input of shape {x.shape}")
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))  # zeros around each image
+        raise ValueError(f"weight of shape {weight.shape} expects {c_w} input "
+                         f"channels, got input of shape {x.shape}")
+    # zeros around each image
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     h_out = (h + 2 * padding - kh) // stride + 1
     w_out = (w + 2 * padding - kw) // stride + 1
     y = np.zeros((n, f, h_out, w_out), dtype=x.dtype)
@@ -28,8 +30,9 @@ def naive_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = No
             for r in range(h_out):          # every output row
                 for s in range(w_out):      # every output column
                     top, left = r * stride, s * stride
-                    window = xp[i, :, top:top + kh, left:left + kw]   # (C, kh, kw): all input channels
-                    y[i, k, r, s] = np.sum(window * weight[k])       # multiply and add up
+                    # (C, kh, kw): all input channels
+                    window = xp[i, :, top:top + kh, left:left + kw]
+                    y[i, k, r, s] = np.sum(window * weight[k])  # multiply and add up
                     if bias is not None:
                         y[i, k, r, s] += bias[k]
     return y

@@ -37,12 +37,14 @@ def leaky_relu_backward(dy: np.ndarray, x: np.ndarray, negative_slope: float = 0
 def sigmoid(x: np.ndarray) -> np.ndarray:
     r"""$\sigma(x) = 1 / (1 + e^{-x})$, evaluated without overflow for large $|x|$.
 
-    With $e = e^{-|x|} \le 1$: $\sigma = 1/(1+e)$ for $x \ge 0$ and $e/(1+e)$ for $x < 0$.
+    With $e = e^{-|x|} \le 1$: $\sigma = 1/(1+e)$ for $x \ge 0$
+    and $e/(1+e)$ for $x < 0$.
     """
     e = np.exp(-np.abs(x))
     s = 1 / (1 + e)
     positive = (x >= 0).astype(x.dtype)
-    return s * (positive + (1 - positive) * e)  # s where x >= 0, e * s = e / (1 + e) elsewhere
+    # s where x >= 0, e * s = e / (1 + e) elsewhere
+    return s * (positive + (1 - positive) * e)
 
 
 def sigmoid_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:

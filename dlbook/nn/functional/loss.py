@@ -45,8 +45,9 @@ def _reduce_backward(grad_per_sample: np.ndarray, reduction: str, n: int) -> np.
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    r"""$\log \mathrm{softmax}(x)_i = x_i - m - \log\sum_j e^{x_j - m}$ with $m = \max_j x_j$.
+    r"""Stable log-softmax along ``axis``:
 
+    $\log\mathrm{softmax}(x)_i = x_i - m - \log\sum_j e^{x_j - m}$, $m = \max_j x_j$.
     Subtracting the max keeps every exponent ≤ 0, so nothing overflows.
     """
     shifted = x - np.max(x, axis=axis, keepdims=True)
@@ -88,8 +89,8 @@ def _margins(scores, target, margin):
     return margins
 
 
-def multi_margin_loss(scores: np.ndarray, target: np.ndarray, p: int = 1, margin: float = 1.0,
-                      reduction: str = "mean"):
+def multi_margin_loss(scores: np.ndarray, target: np.ndarray, p: int = 1,
+                      margin: float = 1.0, reduction: str = "mean"):
     r"""Multiclass hinge loss as ``F.multi_margin_loss``:
 
     $L_i = \frac{1}{C}\sum_{j \ne y_i} \max(0,\ \Delta - s_{i,y_i} + s_{i,j})^p$.
