@@ -6,13 +6,14 @@ cannot blow it up; the defaults follow cs231n's habit (float64 smooth functions 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from .devices import resolve_device
-from .nn.module import Module
+from .nn.module import Module, no_grad
 
 DEFAULT_RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
 _DY_STREAM = 7919  # see against_torch
@@ -64,9 +65,29 @@ def _record(report: Report, name: str, ours, theirs, rtol: float) -> None:
         raise MismatchError(f"{name}: relative error {rel:.3e} > {rtol:.0e}{hint}\n{report}")
 
 
-def against_torch(layer: Module, x: np.ndarray, target=None, *, dy=None, device=None,
+@contextlib.contextmanager
+def full_precision():
+    """Turn off TF32 (on by default for cuDNN convolutions on recent GPUs) while comparing:
+    TF32 rounds float32 products to 10 mantissa bits, which a 1e-5 comparison would blame on the code."""
+    matmul = torch.get_float32_matmul_precision()
+    cuda_matmul = torch.backends.cuda.matmul.allow_tf32
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, allow_tf32=False):
+            yield
+    finally:
+        torch.set_float32_matmul_precision(matmul)
+        torch.backends.cuda.matmul.allow_tf32 = cuda_matmul
+
+
+def against_torch(layer: Module, x: np.ndarray, target=None, *, twin=None, dy=None, device=None,
                   rtol: float | None = None, atol: float = 0.0, seed: int = 0) -> Report:
     """Run ``layer`` and its torch twin on the same input; compare output, dx and every gradient.
+
+    The twin is built by :func:`dlbook.nn.to_torch`, or given as ``twin``: a torch module with the
+    same parameter and buffer names (a custom module written twice); the layer's weights are
+    copied into it. Runs at full float32 precision on any device (see :func:`full_precision`).
 
     For a loss layer pass ``target``; the upstream gradient is then 1. Otherwise ``dy``
     (default: standard normal, fixed by ``seed``, from a stream no input is likely to share)
@@ -78,7 +99,7 @@ def against_torch(layer: Module, x: np.ndarray, target=None, *, dy=None, device=
     stack) is still compared relatively; pass e.g. ``atol=1e-12`` where a gradient is zero in
     exact arithmetic and only rounding noise remains (a Linear's bias followed by BatchNorm).
     """
-    from .nn.bridge import to_torch
+    from .nn.bridge import load_into_torch, to_torch
     from .nn.dropout import Dropout
 
     random = [name or type(m).__name__ for name, m in layer.named_modules()
@@ -90,10 +111,20 @@ def against_torch(layer: Module, x: np.ndarray, target=None, *, dy=None, device=
     x = np.asarray(x)
     rtol = DEFAULT_RTOL.get(x.dtype, 1e-5) if rtol is None else rtol
     device = resolve_device(device)
-    twin = to_torch(layer, device=device)
+    if twin is None:
+        twin = to_torch(layer, device=device)
+    else:
+        twin = twin.to(device=device, dtype=torch.float64 if x.dtype == np.float64 else torch.float32)
+        load_into_torch(layer, twin)
     report = Report(rtol=rtol, device=str(device), atol=atol)
+    with full_precision():
+        _compare_with_twin(layer, twin, x, target, dy, device, seed, rtol, report)
+    return report
 
+
+def _compare_with_twin(layer, twin, x, target, dy, device, seed, rtol, report) -> None:
     layer.zero_grad()
+    twin.zero_grad()
     xt = torch.tensor(x, device=device, requires_grad=True)
     if target is not None:
         y = layer.forward(x, target)
@@ -113,13 +144,15 @@ def against_torch(layer: Module, x: np.ndarray, target=None, *, dy=None, device=
     _record(report, "output", y, yt.detach().cpu().numpy(), rtol)
     _record(report, "dx", dx, xt.grad.cpu().numpy(), rtol)
     torch_params = dict(twin.named_parameters())
-    for name, grad in layer.named_grads().items():
+    for name, p in layer.named_parameters():
+        if name not in torch_params:
+            raise KeyError(f"the torch twin has no parameter {name!r}; it has {sorted(torch_params)}")
+        grad = np.zeros_like(np.asarray(p)) if p.grad is None else p.grad
         tgrad = torch_params[name].grad
         _record(report, f"d{name}", grad, tgrad.cpu().numpy() if tgrad is not None else np.zeros_like(grad), rtol)
-    for name, buf in layer.named_buffers().items():
-        tbuf = dict(twin.named_buffers())[name]
-        _record(report, name, buf, tbuf.cpu().numpy(), rtol)
-    return report
+    torch_buffers = dict(twin.named_buffers())
+    for name, buf in layer.named_buffers():
+        _record(report, name, buf, torch_buffers[name].cpu().numpy(), rtol)
 
 
 def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -159,7 +192,8 @@ def gradcheck(layer: Module, x: np.ndarray, target=None, *, eps: float = 1e-6,
     def run():
         return layer.forward(x, target) if target is not None else layer.forward(x)
 
-    probe = np.asarray(run())
+    with no_grad():
+        probe = np.asarray(run())
     g = np.random.default_rng(seed).standard_normal(probe.shape) if probe.ndim else None
 
     def scalar() -> float:
@@ -169,10 +203,13 @@ def gradcheck(layer: Module, x: np.ndarray, target=None, *, eps: float = 1e-6,
     layer.zero_grad()
     scalar()
     analytic = {"dx": layer.backward(np.ones(()) if g is None else g)}
-    analytic.update({f"d{k}": v.copy() for k, v in layer.named_grads().items()})
-    numeric = {"dx": numerical_gradient(scalar, x, eps)}
-    for name, p in layer.named_parameters().items():
-        numeric[f"d{name}"] = numerical_gradient(scalar, p, eps)
+    params = dict(layer.named_parameters())
+    analytic.update({f"d{k}": np.zeros_like(np.asarray(p)) if p.grad is None else p.grad.copy()
+                     for k, p in params.items()})
+    with no_grad():  # many forward calls, no backward
+        numeric = {"dx": numerical_gradient(scalar, x, eps)}
+        for name, p in params.items():
+            numeric[f"d{name}"] = numerical_gradient(scalar, p, eps)
     errors = {}
     for name in analytic:
         errors[name] = rel_error(analytic[name], numeric[name])

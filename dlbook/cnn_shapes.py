@@ -7,11 +7,16 @@ $$H_\text{out} = \left\lfloor \frac{H + p_\text{before} + p_\text{after} - d\,(k
 ($k$ kernel size, $s$ stride, $p$ zero padding, $d$ dilation; $d\,(k-1)+1$ is the span a
 dilated kernel covers). With $d = 1$ and symmetric padding it is the familiar
 $\lfloor (H + 2p - k)/s \rfloor + 1$.
+
+Pooling's ``ceil_mode`` (torch) rounds up instead, so a last, partial window may hang over
+the end of the padded input; torch then drops a last window that would start in the trailing
+padding, at or past the input's end: $(H_\text{out}-1)\,s \ge H + p_\text{before}$.
 """
 
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 
 def _positive(name: str, value, minimum: int = 1) -> int:
@@ -30,10 +35,14 @@ def pair(value, name: str = "value") -> tuple[int, int]:
     raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
 
 
-def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0, dilation: int = 1) -> int:
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0, dilation: int = 1, *,
+                     ceil_mode: bool = False) -> int:
     """Output length along one axis; ``padding`` is an int (both sides) or a (before, after) pair.
 
-    Raises ValueError when the (dilated) kernel does not fit into the padded input.
+    ``ceil_mode`` (pooling only, as in torch) rounds up, then drops a last window that would
+    start at or past ``size + before``.
+    Raises ValueError when the (dilated) kernel does not fit into the padded input (with
+    ``ceil_mode``: when no window would be left).
     """
     size = _positive("size", size)
     k, s, d = (_positive(n, v) for n, v in (("kernel_size", kernel_size), ("stride", stride),
@@ -43,10 +52,18 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0, di
         raise ValueError(f"padding must be >= 0, got {padding!r}")
     span = d * (k - 1) + 1
     padded = size + before + after
-    if span > padded:
-        raise ValueError(f"kernel spanning {span} pixels (kernel_size={k}, dilation={d}) does not fit "
-                         f"an input of size {size} padded to {padded}")
-    return (padded - span) // s + 1
+    if not ceil_mode:
+        if span > padded:
+            raise ValueError(f"kernel spanning {span} pixels (kernel_size={k}, dilation={d}) does not fit "
+                             f"an input of size {size} padded to {padded}")
+        return (padded - span) // s + 1
+    out = -((span - padded) // s) + 1          # ceil((padded - span) / s) + 1
+    if (out - 1) * s >= size + before:          # torch: the last window must start inside the input
+        out -= 1                                # (or its leading padding)
+    if out < 1:
+        raise ValueError(f"kernel spanning {span} pixels (kernel_size={k}, dilation={d}, stride={s}) does not "
+                         f"fit an input of size {size} padded to {padded}, even with ceil_mode")
+    return out
 
 
 def conv2d_output_shape(input_shape: tuple[int, ...], out_channels: int, kernel_size, stride=1,
@@ -106,3 +123,25 @@ def linear_param_count(in_features: int, out_features: int, bias: bool = True) -
     """Weights and biases of a fully connected layer: in * out (+ out)."""
     in_features, out_features = _positive("in_features", in_features), _positive("out_features", out_features)
     return in_features * out_features + (out_features if bias else 0)
+
+
+@dataclass(frozen=True)
+class WindowGeometry:
+    """Where the windows of a convolution or pooling layer sit, per axis (h, w): kernel (kh, kw),
+    stride (sh, sw), padding ((top, bottom), (left, right)), dilation (dh, dw). One type for
+    im2col, the layers, and receptive fields."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[tuple[int, int], tuple[int, int]]
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def leading_padding(self) -> tuple[int, int]:
+        """(top, left): where the first window starts, which is what receptive fields need."""
+        return self.padding[0][0], self.padding[1][0]
+
+    def output_hw(self, h: int, w: int) -> tuple[int, int]:
+        """(H_out, W_out) for an (H, W) input (see :func:`dlbook.cnn_shapes.conv_output_size`)."""
+        return (conv_output_size(h, self.kernel[0], self.stride[0], self.padding[0], self.dilation[0]),
+                conv_output_size(w, self.kernel[1], self.stride[1], self.padding[1], self.dilation[1]))

@@ -23,22 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cnn_shapes import pair, resolve_padding
+from .cnn_shapes import WindowGeometry, pair, resolve_padding
 
 #: Layers that act on each pixel alone (BatchNorm: at inference): they leave the receptive field unchanged.
 POINTWISE = frozenset({"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "BatchNorm2d", "Dropout",
                        "Dropout2d", "Identity"})
 WINDOWED = frozenset({"Conv2d", "MaxPool2d", "AvgPool2d"})
-
-
-@dataclass(frozen=True)
-class Window:
-    """The geometry of one windowed layer, per axis (h, w): padding is the *leading* padding."""
-
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int] = (1, 1)
 
 
 @dataclass(frozen=True)
@@ -58,7 +48,7 @@ class ReceptiveField:
         return tuple(out)
 
 
-def window_of(layer) -> Window | None:
+def window_of(layer) -> WindowGeometry | None:
     """The window of a dlbook or torch Conv2d/MaxPool2d/AvgPool2d; None for a point-wise layer."""
     name = type(layer).__name__
     if name in POINTWISE:
@@ -69,22 +59,21 @@ def window_of(layer) -> Window | None:
     kernel = pair(layer.kernel_size, "kernel_size")
     stride = pair(layer.stride if layer.stride is not None else kernel, "stride")
     dilation = pair(getattr(layer, "dilation", 1), "dilation")
-    (top, _), (left, _) = resolve_padding(layer.padding, kernel, stride, dilation)
-    return Window(kernel, stride, (top, left), dilation)
+    return WindowGeometry(kernel, stride, resolve_padding(layer.padding, kernel, stride, dilation), dilation)
 
 
 def receptive_fields(layers) -> list[ReceptiveField]:
     """Receptive field after each layer, with the input's own (size 1, jump 1, start 0) first.
 
-    ``layers``: an iterable of dlbook or torch layers (a Sequential works), or of :class:`Window`.
+    ``layers``: an iterable of dlbook or torch layers (a Sequential works), or of :class:`dlbook.cnn_shapes.WindowGeometry`.
     """
     size, jump, start = np.ones(2, int), np.ones(2, int), np.zeros(2)
     table = [ReceptiveField((1, 1), (1, 1), (0.0, 0.0))]
     for layer in layers:
-        window = layer if isinstance(layer, Window) else window_of(layer)
+        window = layer if isinstance(layer, WindowGeometry) else window_of(layer)
         if window is not None:
             span = np.array(window.dilation) * (np.array(window.kernel) - 1) + 1
-            start = start + ((span - 1) / 2 - np.array(window.padding)) * jump
+            start = start + ((span - 1) / 2 - np.array(window.leading_padding)) * jump
             size = size + (span - 1) * jump
             jump = jump * np.array(window.stride)
         table.append(ReceptiveField(tuple(int(v) for v in size), tuple(int(v) for v in jump),
@@ -116,20 +105,21 @@ def measured_receptive_field(layers, input_hw: tuple[int, int], unit: tuple[int,
     dropped. ``unit`` (row, col) defaults to the centre of the output map. Returns the bool
     (H, W) mask of input pixels that receive gradient.
     """
-    from .nn import Conv2d, Sequential
+    from .nn import Conv2d, Sequential, no_grad
 
     probes = []
     for layer in layers:
-        window = layer if isinstance(layer, Window) else window_of(layer)
+        window = layer if isinstance(layer, WindowGeometry) else window_of(layer)
         if window is None:
             continue
-        conv = Conv2d(1, 1, window.kernel, window.stride, window.padding, window.dilation, bias=False,
+        conv = Conv2d(1, 1, window.kernel, window.stride, window.leading_padding, window.dilation, bias=False,
                       dtype=np.float64)
-        conv.params["weight"][...] = 1.0
+        conv.weight[...] = 1.0
         probes.append(conv)
     probe = Sequential(*probes)
     x = np.ones((1, 1) + tuple(input_hw))
-    out_hw = probe.forward(x).shape[2:]
+    with no_grad():
+        out_hw = probe.forward(x).shape[2:]
     unit = tuple(s // 2 for s in out_hw) if unit is None else tuple(unit)
     return gradient_footprint(probe, x, (0,) + unit)
 

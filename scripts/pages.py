@@ -55,7 +55,8 @@ def as_script(page: Path) -> str:
 def execute(page: Path, env: dict | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
     """Run a page's code cells in a fresh interpreter, in the page's folder, as the build would."""
     page = Path(page).resolve()
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False, encoding="utf-8") as f:
+    with tempfile.NamedTemporaryFile("w", prefix="dlbook-page-", suffix=".py", delete=False,
+                                     encoding="utf-8") as f:
         f.write(as_script(page))
     try:
         return subprocess.run([sys.executable, f.name], cwd=page.parent, capture_output=True, text=True,
@@ -83,6 +84,34 @@ def execute_with_library_copy(page: Path, workdir: Path, mutation: tuple[str, st
             raise ValueError(f"mutation target must occur once in {relative}, found {source.count(old)}: {old!r}")
         (copy / relative).write_text(source.replace(old, new), encoding="utf-8")
     return execute(page, env={"PYTHONPATH": str(copy.parent), "DLBOOK_CACHE_DIR": "off"}, timeout=timeout)
+
+
+#: exceptions a page's checks raise: asserts and dlbook's comparisons (MismatchError and
+#: VerificationError are AssertionErrors)
+CHECK_ERRORS = ("AssertionError", "MismatchError", "VerificationError")
+
+
+def tripped_check(stderr: str) -> tuple[str, str]:
+    """(the page line that raised, the exception line) from a failed page run's traceback.
+
+    The page line is the last frame inside the page's own script, i.e. the check on the page
+    (or the call on the page that led into the library).
+    """
+    lines = stderr.rstrip().splitlines()
+    frames = [i for i, line in enumerate(lines) if re.match(r'\s*File ".*dlbook-page-[^"]*\.py", line \d+', line)]
+    page_line = lines[frames[-1] + 1].strip() if frames and frames[-1] + 1 < len(lines) else ""
+    error = next((line for line in reversed(lines) if re.match(r"^[\w.]+(Error|Exception)\b", line)), "")
+    return page_line, error
+
+
+def caught_by_a_check(stderr: str) -> bool:
+    """Whether a failed run ended in one of the page's checks (not a crash elsewhere)."""
+    _, error = tripped_check(stderr)
+    name = error.split(":", 1)[0].rsplit(".", 1)[-1]
+    # ValueErrors that are checks refusing a result of the wrong shape: rel_error's, and the
+    # calculus verifier's ("the gradient has shape ... but the variable has shape ...")
+    refused_shape = name == "ValueError" and ("shapes differ" in error or "but the variable has shape" in error)
+    return name in CHECK_ERRORS or refused_shape
 
 
 if __name__ == "__main__":

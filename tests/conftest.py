@@ -23,3 +23,33 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+_MUTATIONS: list[tuple[str, str, str, str]] = []
+_COVERAGE: dict[str, list[str]] = {}
+
+
+@pytest.fixture
+def mutation_report():
+    """Where the broken-library test records (chapter, slip, page line that raised, error)."""
+    return _MUTATIONS
+
+
+@pytest.fixture
+def coverage_report():
+    """Where the broken-library test records, per chapter, the functions its slips cover."""
+    return _COVERAGE
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Per chapter: each slip and the check on the page that caught it."""
+    if not (_MUTATIONS or _COVERAGE):
+        return
+    terminalreporter.section("broken-library report: the check each slip tripped")
+    for chapter in sorted({c for c, *_ in _MUTATIONS} | set(_COVERAGE)):
+        rows = [r for r in _MUTATIONS if r[0] == chapter]
+        covered = _COVERAGE.get(chapter, [])
+        terminalreporter.write_line(f"{chapter}: {len(rows)} slips; page coverage {len(covered)} functions: "
+                                    + ", ".join(f.split(":")[1] for f in covered))
+        for _, name, line, error in rows:
+            terminalreporter.write_line(f"  {name[:44]:<44} <- {line[:60]}  [{error.split(':')[0][-20:]}]")

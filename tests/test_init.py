@@ -90,9 +90,27 @@ def test_linear_default_init_matches_torch():
     torch.manual_seed(0)
     twin = torch.nn.Linear(300, 200, dtype=torch.float64)
     for name in ("weight", "bias"):
-        ours = layer.params[name].ravel()
+        ours = np.asarray(getattr(layer, name)).ravel()
         assert stats.kstest(ours, stats.uniform(-bound, 2 * bound).cdf).pvalue > P_MIN
         assert stats.ks_2samp(ours, getattr(twin, name).detach().numpy().ravel()).pvalue > P_MIN
+
+
+def test_default_uniform_bound_comes_from_the_weight_or_the_given_fan_in():
+    bound = 1 / math.sqrt(50)
+    w = init.default_uniform_(np.empty((200, 50)), generator=0)
+    b = init.default_uniform_(np.empty(2000), 50, generator=1)  # a bias: its weight's fan_in
+    for values in (w.ravel(), b):
+        assert stats.kstest(values, stats.uniform(-bound, 2 * bound).cdf).pvalue > P_MIN
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        init.default_uniform_(np.empty(5))
+
+
+def test_an_initializer_refills_a_parameter_in_place():
+    layer = nn.Linear(40, 30, seed=0)
+    weight = layer.weight
+    out = init.kaiming_normal_(layer.weight, generator=0)
+    assert out is weight and layer.weight is weight and isinstance(weight, nn.Parameter)
+    assert stats.kstest(np.asarray(weight).ravel(), stats.norm(0, math.sqrt(2 / 40)).cdf).pvalue > P_MIN
 
 
 def test_fills_in_place_and_keeps_dtype():

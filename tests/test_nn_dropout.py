@@ -26,8 +26,22 @@ def test_backward_reuses_the_forward_mask():
     y = layer(x)
     dx = layer.backward(dy)
     np.testing.assert_array_equal(dx == 0, y == 0)
-    np.testing.assert_allclose(dx[y != 0], 2 * dy[y != 0])
+    np.testing.assert_array_equal(dx[y != 0], 2 * dy[y != 0])
     np.testing.assert_array_equal(layer.mask, y != 0)
+
+
+def test_each_backward_uses_the_mask_of_its_own_forward_call():
+    """Two calls, then two backwards (last in, first out): each gradient goes through its own mask."""
+    layer = nn.Dropout(0.5, seed=2)
+    x = np.ones((40, 5))
+    y1, y2 = layer(x), layer(x)
+    assert not np.array_equal(y1 == 0, y2 == 0)
+    np.testing.assert_array_equal(layer.mask, y2 != 0)  # the last mask
+    dx2, dx1 = layer.backward(x), layer.backward(x)
+    np.testing.assert_array_equal(dx1, y1)
+    np.testing.assert_array_equal(dx2, y2)
+    with pytest.raises(RuntimeError, match="nothing saved"):
+        layer.backward(x)
 
 
 def test_eval_mode_is_the_identity_and_matches_torch():
@@ -82,4 +96,5 @@ def test_training_mode_backward_matches_finite_differences(p):
     layer = _FixedMaskDropout(p, mask)
     errors = gradcheck(layer, x)  # raises on mismatch
     assert set(errors) == {"dx"}
-    np.testing.assert_allclose(layer.backward(np.ones_like(x)), mask / (1 - p))
+    layer(x)
+    np.testing.assert_allclose(layer.backward(np.ones_like(x)), mask / (1 - p), rtol=1e-15, atol=0)

@@ -76,8 +76,8 @@ def test_batchnorm1d_train_then_eval(n, length, c, eps, momentum, affine, track,
     shape = (n + 3, c) if length is None else (n + 3, c, length)  # >= 4 values per channel
     layer = nn.BatchNorm1d(c, eps=eps, momentum=momentum, affine=affine, track_running_stats=track, dtype=dtype)
     if affine:
-        layer.params["weight"][:] = _x((c,), dtype, seed + 7) + 1
-        layer.params["bias"][:] = _x((c,), dtype, seed + 8)
+        layer.weight[:] = _x((c,), dtype, seed + 7) + 1
+        layer.bias[:] = _x((c,), dtype, seed + 8)
     for step in range(steps):  # running statistics are compared after every step
         against_torch(layer, _x(shape, dtype, seed + step, 3.0) + 2, device="cpu")
     layer.eval()
@@ -93,8 +93,8 @@ def test_batchnorm2d(n, c, h, w, training, dtype, seed):
     if training:
         against_torch(layer, _x((n, c, h, w), dtype, seed), device="cpu")
     else:
-        layer.buffers["running_mean"][:] = _x((c,), dtype, seed + 1)
-        layer.buffers["running_var"][:] = np.abs(_x((c,), dtype, seed + 2)) + 0.5
+        layer.running_mean[:] = _x((c,), dtype, seed + 1)
+        layer.running_var[:] = np.abs(_x((c,), dtype, seed + 2)) + 0.5
         against_torch(layer, _x((n, c, h, w), dtype, seed), device="cpu")
 
 

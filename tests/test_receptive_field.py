@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import dlbook.nn as nn
-from dlbook.receptive_field import (Window, footprint_bounds, gradient_footprint, measured_receptive_field,
+from dlbook.cnn_shapes import WindowGeometry
+from dlbook.receptive_field import (footprint_bounds, gradient_footprint, measured_receptive_field,
                                     receptive_fields, window_of)
 
 
@@ -95,7 +96,8 @@ def test_torch_layers_and_windows_give_the_same_table():
     ours = [nn.Conv2d(1, 1, 5, stride=2, padding="valid"), nn.MaxPool2d(3, 2, 1), nn.Conv2d(1, 1, 4, padding="same")]
     theirs = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 5, stride=2), torch.nn.BatchNorm2d(1),
                                  torch.nn.MaxPool2d(3, 2, 1), torch.nn.Conv2d(1, 1, 4, padding="same"))
-    windows = [Window((5, 5), (2, 2), (0, 0)), Window((3, 3), (2, 2), (1, 1)), Window((4, 4), (1, 1), (1, 1))]
+    windows = [WindowGeometry((5, 5), (2, 2), ((0, 0), (0, 0))), WindowGeometry((3, 3), (2, 2), ((1, 1), (1, 1))),
+               WindowGeometry((4, 4), (1, 1), ((1, 1), (1, 1)))]
     a, b, c = receptive_fields(ours), receptive_fields(theirs), receptive_fields(windows)
     assert a[-1] == b[-1] == c[-1]
     assert window_of(torch.nn.ReLU()) is None

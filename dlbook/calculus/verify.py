@@ -24,7 +24,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from ..check import MismatchError, rel_error
+from ..check import MismatchError, numerical_gradient, rel_error
 from .entrywise import as_scalar, check_variable, gradient as entrywise_gradient, hessian as entrywise_hessian
 from .matrix_form import explicit, matrix_gradient
 
@@ -175,21 +175,6 @@ def _torch_gradient(point: _Point, f_e, flat: np.ndarray, create_graph: bool = F
     return grad[:point.n_wrt]
 
 
-def finite_difference_gradient(fn, flat: np.ndarray, n: int, eps: float) -> np.ndarray:
-    """Central differences of ``fn(flat)`` in the first ``n`` coordinates."""
-    grad = np.empty(n)
-    x = flat.copy()
-    for k in range(n):
-        old = x[k]
-        x[k] = old + eps
-        plus = fn(x)
-        x[k] = old - eps
-        minus = fn(x)
-        x[k] = old
-        grad[k] = (plus - minus) / (2 * eps)
-    return grad
-
-
 def _compare(result: Verification, ref: str, ours: np.ndarray, theirs: np.ndarray, rtol: float) -> None:
     result.errors[ref] = rel_error(ours, theirs)
     result.tolerances[ref] = rtol
@@ -252,7 +237,9 @@ def verify_gradient(f, wrt, grad=None, *, closed_form=None, values: dict | None 
     ours = _as_matrix_value(point.numpy_fn(grad_e)(*flat), shape, "the gradient")
     if not np.all(np.isfinite(ours)):
         raise VerificationError(f"{name or 'derivative'}: the gradient is not finite at the random point; pass values=")
-    numeric = finite_difference_gradient(_scalar_fn(point, f_e), flat, point.n_wrt, eps).reshape(shape)
+    fn, x = _scalar_fn(point, f_e), flat.copy()
+    # central differences in the variable's entries (the head of the point), perturbed in place
+    numeric = numerical_gradient(lambda: fn(x), x[:point.n_wrt], eps).reshape(shape)
     _compare(result, "finite differences", ours, numeric, rtol)
     autograd = _torch_gradient(point, f_e, flat).numpy().reshape(shape)
     _compare(result, "torch autograd", ours, autograd, exact_rtol)

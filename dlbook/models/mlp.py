@@ -39,7 +39,7 @@ def mlp(widths, activation: str = "relu", *, init="default", dropout: float = 0.
         # BatchNorm subtracts each unit's mean, which would cancel a bias: leave it out
         linear = nn.Linear(fan_in, fan_out, bias=not (hidden and batchnorm), dtype=dtype, seed=rng)
         if init != "default":
-            w = linear.params["weight"]
+            w = linear.weight
             if init == "xavier":
                 nninit.xavier_normal_(w, generator=rng)
             elif init == "he":
@@ -49,8 +49,8 @@ def mlp(widths, activation: str = "relu", *, init="default", dropout: float = 0.
                 nninit.trunc_normal_(w, 0.0, std, -2 * std, 2 * std, generator=rng)
             else:
                 nninit.normal_(w, 0.0, init, generator=rng)
-            if linear.bias:
-                nninit.zeros_(linear.params["bias"])
+            if linear.bias is not None:
+                nninit.zeros_(linear.bias)
         layers.append(linear)
         if hidden:
             if batchnorm:

@@ -4,22 +4,17 @@ Every class here has the name, constructor arguments, parameter names and layout
 its torch twin; see :mod:`dlbook.nn.module` for the contract.
 """
 
-from .module import Module
+from .module import Module, Parameter, accumulate_grad, is_grad_enabled, no_grad
 from .bridge import from_torch, to_torch
 
-# -- layers of chapter 3 (issue 4) ------------------------------------------------
-from . import init
+from . import functional, init
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d
-from .container import Flatten, Sequential
+from .container import Flatten, ModuleList, Sequential
+from .conv import Conv2d
 from .dropout import Dropout
 from .linear import Linear
 from .loss import CrossEntropyLoss, MSELoss, MultiMarginLoss
-from .regularization import l2_penalty, l2_penalty_backward, weight_norm
-# -- end chapter 3 ----------------------------------------------------------------
-
-# -- layers of chapter 4 (issue 5) ------------------------------------------------
-from .conv import Conv2d
 from .naive_conv import naive_conv2d
 from .pooling import AvgPool2d, MaxPool2d
-# -- end chapter 4 ----------------------------------------------------------------
+from .regularization import l2_penalty, l2_penalty_backward, weight_norm

@@ -16,11 +16,11 @@ class _Elementwise(Module):
     """Shared plumbing: check the input, cache it (or the output), check dy's shape."""
 
     def _remember(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        self._cache = (x, y)
+        self.save_for_backward(x, y)
         return y
 
     def _recall(self, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self._need_cache()
+        x, y = self.saved_for_backward()
         self._check_grad_output(dy, y.shape)
         return x, y
 
@@ -98,11 +98,17 @@ class _AlongDim(_Elementwise):
 
     def _input(self, x) -> np.ndarray:
         x = super()._input(x)
-        if not -x.ndim <= self.dim < x.ndim:
+        ndim = max(x.ndim, 1)  # a 0-d input is one entry along dim 0 (or -1), as in torch
+        if not -ndim <= self.dim < ndim:
             need = self.dim + 1 if self.dim >= 0 else -self.dim
             raise ValueError(f"{type(self).__name__}(dim={self.dim}) needs input with at least {need} "
                              f"dimensions, got shape {x.shape}")
         return x
+
+    def _along_dim(self, fn, *arrays):
+        """fn(*arrays, axis=dim), treating 0-d arrays as 1-d."""
+        shape = arrays[0].shape
+        return fn(*(a.reshape(-1) if a.ndim == 0 else a for a in arrays), axis=self.dim).reshape(shape)
 
 
 class Softmax(_AlongDim):
@@ -110,11 +116,11 @@ class Softmax(_AlongDim):
 
     def forward(self, x):
         x = self._input(x)
-        return self._remember(x, F.softmax(x, axis=self.dim))
+        return self._remember(x, self._along_dim(F.softmax, x))
 
     def backward(self, dy):
         _, y = self._recall(dy)
-        return F.softmax_backward(dy, y, axis=self.dim)
+        return self._along_dim(F.softmax_backward, dy, y)
 
 
 class LogSoftmax(_AlongDim):
@@ -122,8 +128,8 @@ class LogSoftmax(_AlongDim):
 
     def forward(self, x):
         x = self._input(x)
-        return self._remember(x, F.log_softmax(x, axis=self.dim))
+        return self._remember(x, self._along_dim(F.log_softmax, x))
 
     def backward(self, dy):
         _, y = self._recall(dy)
-        return F.log_softmax_backward(dy, y, axis=self.dim)
+        return self._along_dim(F.log_softmax_backward, dy, y)

@@ -2,13 +2,13 @@ r"""``Conv2d``: a learnable bank of small kernels slid over an image, laid out l
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from ..cnn_shapes import pair, resolve_padding
 from .functional.conv import conv2d_backward, conv2d_forward
-from .module import Module, as_dtype, as_generator
+from .init import default_uniform_
+from .module import Module, Parameter, accumulate_grad, as_dtype, as_generator
 
 
 class Conv2d(Module):
@@ -26,10 +26,11 @@ class Conv2d(Module):
     padding_mode : only "zeros" (torch's default) is implemented.
     dtype : float32 (default) or float64.  seed : None, int or numpy Generator.
 
-    ``params["weight"]`` has shape (C_out, C_in/groups, kh, kw): every kernel spans all the
-    input channels of its group. ``params["bias"]`` has shape (C_out,). Both start uniform on
+    ``weight`` has shape (C_out, C_in/groups, kh, kw): every kernel spans all the
+    input channels of its group. ``bias`` has shape (C_out,) (None without). Both start uniform on
     $\pm 1/\sqrt{\text{fan\_in}}$, fan_in = C_in/groups · kh · kw, as torch's do.
-    Output: (N, C_out, H_out, W_out); see :func:`dlbook.cnn_shapes.conv_output_size`.
+    Input (N, C_in, H, W) or unbatched (C_in, H, W); output (N, C_out, H_out, W_out) or
+    (C_out, H_out, W_out); see :func:`dlbook.cnn_shapes.conv_output_size`.
     """
 
     torch_args = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
@@ -55,32 +56,35 @@ class Conv2d(Module):
                              f"{kernel_size!r}, {stride!r}, {dilation!r}")
         self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
         resolve_padding(self.padding, self.kernel_size, self.stride, self.dilation)  # validates
-        self.padding_mode, self.has_bias = padding_mode, bool(bias)
+        self.padding_mode = padding_mode
         rng, dtype = as_generator(seed), as_dtype(dtype)
         fan_in = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
-        bound = 1.0 / math.sqrt(fan_in)
         shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.add_param("weight", rng.uniform(-bound, bound, shape).astype(dtype))
-        if bias:
-            self.add_param("bias", rng.uniform(-bound, bound, out_channels).astype(dtype))
+        self.weight = Parameter(default_uniform_(np.empty(shape, dtype), fan_in, rng))
+        self.register_parameter("bias", Parameter(default_uniform_(np.empty(out_channels, dtype), fan_in, rng))
+                                if bias else None)
 
     def torch_config(self) -> dict:
         config = {arg: getattr(self, arg) for arg in self.torch_args if arg != "bias"}
-        return {**config, "bias": self.has_bias}
+        return {**config, "bias": self.bias is not None}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
-        self._check_input(x, 4, f"(N, {self.in_channels}, H, W)")
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f"Conv2d expects input of shape (N, {self.in_channels}, H, W), got {x.shape}")
-        y, self._cache = conv2d_forward(x, self.params["weight"], self.params.get("bias"), self.stride,
-                                        self.padding, self.dilation, self.groups)
-        return y
+        """x: (N, C_in, H, W) -> (N, C_out, H_out, W_out); or unbatched (C_in, H, W) -> (C_out, H_out, W_out)."""
+        self._check_input(x, (3, 4), f"(N, {self.in_channels}, H, W) or ({self.in_channels}, H, W)")
+        if x.shape[-3] != self.in_channels:
+            raise ValueError(f"Conv2d expects input of shape (N, {self.in_channels}, H, W) or "
+                             f"({self.in_channels}, H, W), got {x.shape}")
+        unbatched = x.ndim == 3
+        y, cache = conv2d_forward(x[None] if unbatched else x, self.weight, self.bias, self.stride,
+                                  self.padding, self.dilation, self.groups)
+        self.save_for_backward(cache, unbatched)
+        return y[0] if unbatched else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        """dy: (N, C_out, H_out, W_out) -> dx (N, C_in, H, W); adds to grads["weight"] and grads["bias"]."""
-        dx, dweight, dbias = conv2d_backward(dy, self._need_cache())
-        self.grads["weight"] += dweight
-        if self.has_bias:
-            self.grads["bias"] += dbias
-        return dx
+        """dy: like the output -> dx like the input; adds to ``weight.grad`` and ``bias.grad``."""
+        cache, unbatched = self.saved_for_backward()
+        dx, dweight, dbias = conv2d_backward(dy[None] if unbatched and isinstance(dy, np.ndarray) else dy, cache)
+        accumulate_grad(self.weight, dweight)
+        if self.bias is not None:
+            accumulate_grad(self.bias, dbias)
+        return dx[0] if unbatched else dx

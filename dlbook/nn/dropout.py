@@ -27,13 +27,14 @@ class Dropout(Module):
             raise ValueError(f"Dropout probability must be in [0, 1], got {p}")
         self.p, self.inplace = float(p), inplace
         self.rng = as_generator(seed)
+        self._last_mask = None
 
     def forward(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """x: any shape. ``mask`` (bool, x's shape; True = keep) replaces the random
         draw, e.g. to replay the mask of a torch run; it is ignored in eval mode."""
         self._check_input(x, None, "array of any shape")
         if not self.training or self.p == 0:
-            self._cache = (None, x.dtype.type(1), x.shape)
+            self.save_for_backward(None, x.dtype.type(1), x.shape)
             return x
         if mask is None:
             mask = self.rng.random(x.shape) >= self.p
@@ -42,16 +43,17 @@ class Dropout(Module):
                              f"got {np.asarray(mask).dtype} {np.shape(mask)}")
         # p = 1 drops everything
         scale = x.dtype.type(0 if self.p == 1 else 1 / (1 - self.p))
-        self._cache = (mask, scale, x.shape)
+        self.save_for_backward(mask, scale, x.shape)
+        self._last_mask = mask
         return x * mask * scale
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """The same mask and scale as the forward pass: dx = dy ⊙ m / (1-p)."""
-        mask, scale, shape = self._need_cache()
+        mask, scale, shape = self.saved_for_backward()
         self._check_grad_output(dy, shape)
         return dy if mask is None else dy * mask * scale
 
     @property
     def mask(self) -> np.ndarray | None:
-        """The keep-mask of the last training-mode forward pass (None in eval mode)."""
-        return None if self._cache is None else self._cache[0]
+        """The keep-mask of the last training-mode forward pass (None before any)."""
+        return self._last_mask

@@ -14,27 +14,10 @@ all images and channels at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..cnn_shapes import conv_output_size
-
-
-@dataclass(frozen=True)
-class WindowGeometry:
-    """Where the windows sit: kernel (kh, kw), stride (sh, sw), padding ((top, bottom), (left, right)), dilation (dh, dw)."""
-
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[tuple[int, int], tuple[int, int]]
-    dilation: tuple[int, int] = (1, 1)
-
-    def output_hw(self, h: int, w: int) -> tuple[int, int]:
-        """(H_out, W_out) for an (H, W) input (see :func:`dlbook.cnn_shapes.conv_output_size`)."""
-        return (conv_output_size(h, self.kernel[0], self.stride[0], self.padding[0], self.dilation[0]),
-                conv_output_size(w, self.kernel[1], self.stride[1], self.padding[1], self.dilation[1]))
+from ..cnn_shapes import WindowGeometry
 
 
 def pad_channels_first(x: np.ndarray, padding, fill: float = 0.0) -> np.ndarray:

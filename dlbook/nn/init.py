@@ -73,6 +73,16 @@ def constant_(tensor, val: float) -> np.ndarray:
     return _fill(_check(tensor), val)
 
 
+def default_uniform_(tensor, fan_in: int | None = None, generator=None) -> np.ndarray:
+    r"""U(-b, b) with $b = 1/\sqrt{\text{fan\_in}}$: how torch starts a ``Linear``'s or ``Conv2d``'s
+    weight *and* bias (its ``kaiming_uniform_(a=√5)`` works out to exactly this bound). ``fan_in``
+    defaults to the weight's own; a bias (1-D) needs the fan_in of its weight."""
+    if fan_in is None:
+        fan_in, _ = calculate_fan_in_and_fan_out(_check(tensor))
+    bound = 1.0 / math.sqrt(fan_in)
+    return uniform_(tensor, -bound, bound, generator)
+
+
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None) -> np.ndarray:
     r"""U(-a, a), $a = \text{gain}\sqrt{6/(\text{fan\_in}+\text{fan\_out})}$."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(_check(tensor))

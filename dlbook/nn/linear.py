@@ -2,11 +2,11 @@ r"""``Linear``: the affine map $y = x W^\top + b$, laid out like ``torch.nn.Line
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .module import Module, as_dtype, as_generator
+from . import functional as F
+from .init import default_uniform_
+from .module import Module, Parameter, accumulate_grad, as_dtype, as_generator
 
 
 class Linear(Module):
@@ -21,10 +21,10 @@ class Linear(Module):
     dtype : float32 (default, as torch) or float64.
     seed : None, int or numpy Generator, for the initial weights.
 
-    ``params["weight"]`` has shape (out_features, in_features), ``params["bias"]`` (out_features,).
+    ``weight`` has shape (out_features, in_features), ``bias`` (out_features,) or None.
     Both start as torch's do: uniform on $[-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}}]$
-    (``kaiming_uniform_`` with ``a=sqrt(5)`` works out to exactly this bound).
-    Input (N, in_features) or (in_features,); output (N, out_features) or (out_features,).
+    (:func:`dlbook.nn.init.default_uniform_`).
+    Input (..., in_features), any leading axes (a batch, time steps); output (..., out_features).
     """
 
     torch_args = ("in_features", "out_features", "bias")
@@ -35,31 +35,32 @@ class Linear(Module):
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
-        self.in_features, self.out_features, self.bias = int(in_features), int(out_features), bool(bias)
+        self.in_features, self.out_features = int(in_features), int(out_features)
         rng, dtype = as_generator(seed), as_dtype(dtype)
-        bound = 1.0 / math.sqrt(in_features)
-        self.add_param("weight", rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
-        if bias:
-            self.add_param("bias", rng.uniform(-bound, bound, out_features).astype(dtype))
+        self.weight = Parameter(default_uniform_(np.empty((out_features, in_features), dtype), generator=rng))
+        self.register_parameter("bias", Parameter(default_uniform_(np.empty(out_features, dtype), in_features, rng))
+                                if bias else None)
+
+    def torch_config(self) -> dict:
+        return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (N, in_features) or (in_features,)
-        -> (N, out_features) or (out_features,)."""
-        self._check_input(x, (1, 2), f"(N, {self.in_features})")
-        if x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear expects input of shape (N, {self.in_features}), "
-                             f"got {x.shape}")
-        self._cache = x
-        y = x @ self.params["weight"].T
-        return y + self.params["bias"] if self.bias else y
+        """x: (..., in_features) -> (..., out_features), e.g. (N, in) or (N, T, in)."""
+        self._check_input(x, None, f"(..., {self.in_features})")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear expects input of shape "
+                             f"(..., {self.in_features}), got {x.shape}")
+        self.save_for_backward(x)
+        return F.linear(x, self.weight, self.bias)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dy: like the output -> dx like the input;
-        adds dW = dyᵀx and db = Σ dy to ``grads``."""
-        x = self._need_cache()
+        adds dW = dyᵀx to ``weight.grad`` and db = Σ dy to ``bias.grad``."""
+        x = self.saved_for_backward()
         self._check_grad_output(dy, x.shape[:-1] + (self.out_features,))
-        x2, dy2 = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)
-        self.grads["weight"] += dy2.T @ x2
-        if self.bias:
-            self.grads["bias"] += dy2.sum(axis=0)
-        return dy @ self.params["weight"]
+        has_bias = self.bias is not None
+        dx, dweight, dbias = F.linear_backward(dy, x, self.weight, has_bias)
+        accumulate_grad(self.weight, dweight)
+        if self.bias is not None:
+            accumulate_grad(self.bias, dbias)
+        return dx

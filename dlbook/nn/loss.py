@@ -10,7 +10,7 @@ import numpy as np
 
 from . import functional as F
 from .functional.loss import REDUCTIONS
-from .module import Module
+from .module import Module, _as_numpy
 
 
 class _Loss(Module):
@@ -26,12 +26,6 @@ class _Loss(Module):
             raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
 
-    @staticmethod
-    def _unsupported(name: str, what: str, value, default) -> None:
-        """Raise for a torch option this NumPy twin lacks, rather than silently ignoring it."""
-        if not (value is None if default is None else value == default):
-            raise NotImplementedError(f"{name}: {what} is not implemented; leave it at its default {default!r}")
-
     def _upstream(self, dy, out_shape, dtype) -> np.ndarray:
         """dy as an array of the loss's shape: 1 when omitted (the loss is where backprop starts)."""
         dy = np.ones(out_shape, dtype) if dy is None else np.asarray(dy)
@@ -40,65 +34,83 @@ class _Loss(Module):
         return dy.astype(dtype, copy=False)
 
 
-class CrossEntropyLoss(_Loss):
-    r"""Softmax cross-entropy: input scores (N, C) float, target (N,) int class indices.
+class _WeightedLoss(_Loss):
+    """A loss with an optional per-class ``weight`` (C,), kept as a buffer, as torch keeps it."""
 
-    Returns the mean (or sum) of $-\log \mathrm{softmax}(s_i)_{y_i}$, or the (N,) vector for
-    ``reduction="none"``. torch's constructor arguments in torch's order; per-class ``weight``,
-    ``ignore_index`` and ``label_smoothing`` are not implemented and must keep their defaults
-    (``from_torch`` of a module that sets them raises instead of dropping them).
+    def __init__(self, weight, size_average, reduce, reduction: str) -> None:
+        super().__init__(size_average, reduce, reduction)
+        if weight is not None:
+            weight = _as_numpy(weight)
+            if weight.ndim != 1 or not np.issubdtype(weight.dtype, np.floating):
+                raise ValueError(f"{type(self).__name__}: weight must be a float array of shape (C,), "
+                                 f"got {weight.dtype} {weight.shape}")
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    r"""Softmax cross-entropy, with all of ``torch.nn.CrossEntropyLoss``'s options.
+
+    input: scores (N, C), unbatched (C,), or (N, C, d1, ..., dK) for a loss per position (a
+    sequence, a pixel). target: class indices of the input's shape without C, or class
+    probabilities of the input's shape. ``weight`` (C,) weighs each class, ``ignore_index``
+    drops the positions whose target is that class (padding), ``label_smoothing`` ε mixes the
+    target with the uniform distribution. See :func:`dlbook.nn.functional.cross_entropy`.
+    Returns the mean (or sum) loss, or the per-position losses for ``reduction="none"``.
     """
 
     torch_args = ("weight", "ignore_index", "reduction", "label_smoothing")
 
     def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                  reduction: str = "mean", label_smoothing: float = 0.0) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self._unsupported("CrossEntropyLoss", "per-class weight", weight, None)
-        self._unsupported("CrossEntropyLoss", "ignore_index", ignore_index, -100)
-        self._unsupported("CrossEntropyLoss", "label_smoothing", label_smoothing, 0.0)
-        self.weight, self.ignore_index, self.label_smoothing = None, -100, 0.0
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index, self.label_smoothing = int(ignore_index), float(label_smoothing)
+        if not 0.0 <= self.label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
+
+    def _options(self) -> dict:
+        return dict(weight=self.weight, ignore_index=self.ignore_index, label_smoothing=self.label_smoothing)
 
     def forward(self, input: np.ndarray, target: np.ndarray):
-        self._check_input(input, 2, "scores (N, C)")
-        loss = F.cross_entropy(input, target, self.reduction)
-        self._cache = (input, np.asarray(target), np.shape(loss))
+        self._check_input(input, None, "scores (C,), (N, C) or (N, C, d1, ...)")
+        loss = F.cross_entropy(input, target, self.reduction, **self._options())
+        self.save_for_backward(input, np.asarray(target), np.shape(loss))
         return loss
 
     def backward(self, dy=None) -> np.ndarray:
-        """d loss / d input, shape (N, C)."""
-        scores, target, out_shape = self._need_cache()
+        """d loss / d input, the input's shape."""
+        scores, target, out_shape = self.saved_for_backward()
         grad_output = self._upstream(dy, out_shape, scores.dtype)
-        return F.cross_entropy_backward(scores, target, self.reduction, grad_output).astype(scores.dtype, copy=False)
+        return F.cross_entropy_backward(scores, target, self.reduction, grad_output,
+                                        **self._options()).astype(scores.dtype, copy=False)
 
 
-class MultiMarginLoss(_Loss):
+class MultiMarginLoss(_WeightedLoss):
     r"""Multiclass hinge loss $\frac{1}{C}\sum_{j\ne y}\max(0, \Delta - s_y + s_j)^p$ (torch's 1/C included).
 
-    input (N, C) float, target (N,) int; ``p`` in {1, 2}, ``margin`` is $\Delta$.
+    input (N, C) or unbatched (C,) float, target (N,) or () int; ``p`` in {1, 2}, ``margin`` is
+    $\Delta$; ``weight`` (C,) multiplies each sample's loss by the weight of its true class.
     """
 
     torch_args = ("p", "margin", "weight", "reduction")
 
     def __init__(self, p: int = 1, margin: float = 1.0, weight=None, size_average=None, reduce=None,
                  reduction: str = "mean") -> None:
-        super().__init__(size_average, reduce, reduction)
+        super().__init__(weight, size_average, reduce, reduction)
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: p must be 1 or 2 (as in torch), got {p!r}")
-        self._unsupported("MultiMarginLoss", "per-class weight", weight, None)
-        self.p, self.margin, self.weight = int(p), float(margin), None
+        self.p, self.margin = int(p), float(margin)
 
     def forward(self, input: np.ndarray, target: np.ndarray):
-        self._check_input(input, 2, "scores (N, C)")
-        loss = F.multi_margin_loss(input, target, self.p, self.margin, self.reduction)
-        self._cache = (input, np.asarray(target), np.shape(loss))
+        self._check_input(input, (1, 2), "scores (N, C) or (C,)")
+        loss = F.multi_margin_loss(input, target, self.p, self.margin, self.reduction, weight=self.weight)
+        self.save_for_backward(input, np.asarray(target), np.shape(loss))
         return loss
 
     def backward(self, dy=None) -> np.ndarray:
-        scores, target, out_shape = self._need_cache()
+        scores, target, out_shape = self.saved_for_backward()
         grad_output = self._upstream(dy, out_shape, scores.dtype)
-        return F.multi_margin_loss_backward(scores, target, self.p, self.margin, self.reduction,
-                                            grad_output).astype(scores.dtype, copy=False)
+        return F.multi_margin_loss_backward(scores, target, self.p, self.margin, self.reduction, grad_output,
+                                            weight=self.weight).astype(scores.dtype, copy=False)
 
 
 class MSELoss(_Loss):
@@ -114,12 +126,12 @@ class MSELoss(_Loss):
         diff = input - target
         sq = diff * diff
         loss = sq.mean() if self.reduction == "mean" else sq.sum() if self.reduction == "sum" else sq
-        self._cache = (diff, np.shape(loss))
+        self.save_for_backward(diff, np.shape(loss))
         return loss
 
     def backward(self, dy=None) -> np.ndarray:
         """2 (x - t) dy, divided by the number of entries for the mean."""
-        diff, out_shape = self._need_cache()
+        diff, out_shape = self.saved_for_backward()
         grad_output = self._upstream(dy, out_shape, diff.dtype)
         scale = 2 / diff.size if self.reduction == "mean" else 2
         return (diff * scale * grad_output).astype(diff.dtype, copy=False)

@@ -15,65 +15,81 @@ def _pool_args(kernel_size, stride, padding):
         pair(padding, "padding")
 
 
+def _batched(layer: Module, x) -> tuple[np.ndarray, bool]:
+    """(N, C, H, W) as it is, or unbatched (C, H, W) as a batch of one."""
+    layer._check_input(x, (3, 4), "(N, C, H, W) or (C, H, W)")
+    return (x[None], True) if x.ndim == 3 else (x, False)
+
+
+def _batched_dy(dy, unbatched: bool):
+    return dy[None] if unbatched and isinstance(dy, np.ndarray) else dy
+
+
+def _unbatched(a: np.ndarray, unbatched: bool) -> np.ndarray:
+    return a[0] if unbatched else a
+
+
 class MaxPool2d(Module):
     """Largest value in each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out).
 
-    ``stride`` defaults to ``kernel_size`` (non-overlapping windows), as in torch.
+    torch's arguments in torch's order. ``stride`` defaults to ``kernel_size`` (non-overlapping
+    windows); ``ceil_mode`` rounds the output size up (a last, partial window); with
+    ``return_indices`` the layer returns ``(y, indices)``, each index the flat position
+    ``row * W + col`` of the maximum in its input plane (what ``MaxUnpool2d`` needs).
     Backward routes each window's gradient to the position of its maximum.
-    ``ceil_mode`` and ``return_indices`` are not implemented.
     """
 
-    torch_args = ("kernel_size", "stride", "padding", "dilation")
+    torch_args = ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode")
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1) -> None:
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
         self.dilation = pair(dilation, "dilation")
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
         pool_geometry("MaxPool2d", self.kernel_size, self.stride, self.padding, self.dilation)  # validates
 
-    @classmethod
-    def from_torch_module(cls, module) -> "MaxPool2d":
-        if module.ceil_mode or module.return_indices:
-            raise NotImplementedError("MaxPool2d: ceil_mode=True and return_indices=True are not implemented")
-        return cls(module.kernel_size, module.stride, module.padding, module.dilation)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check_input(x, 4, "(N, C, H, W)")
-        y, self._cache = max_pool2d_forward(x, self.kernel_size, self.stride, self.padding, self.dilation)
-        return y
+    def forward(self, x: np.ndarray):
+        """x: (N, C, H, W) or unbatched (C, H, W) -> the same rank, pooled (and the indices)."""
+        x4, unbatched = _batched(self, x)
+        y, cache = max_pool2d_forward(x4, self.kernel_size, self.stride, self.padding, self.dilation,
+                                      ceil_mode=self.ceil_mode)
+        self.save_for_backward(cache, unbatched)
+        y = _unbatched(y, unbatched)
+        return (y, _unbatched(cache.indices, unbatched)) if self.return_indices else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        return max_pool2d_backward(dy, self._need_cache())
+        """dy: like the pooled output (not the indices) -> dx like the input."""
+        cache, unbatched = self.saved_for_backward()
+        return _unbatched(max_pool2d_backward(_batched_dy(dy, unbatched), cache), unbatched)
 
 
 class AvgPool2d(Module):
     """Mean of each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out).
 
-    ``count_include_pad`` (default True, as torch) counts padded zeros in the mean;
-    ``divisor_override`` divides every window sum by a fixed number. ``ceil_mode`` is not implemented.
+    torch's arguments in torch's order: ``ceil_mode`` rounds the output size up;
+    ``count_include_pad`` (default True) counts padded zeros in the mean;
+    ``divisor_override`` divides every window sum by a fixed number.
     """
 
-    torch_args = ("kernel_size", "stride", "padding", "count_include_pad", "divisor_override")
+    torch_args = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
 
-    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True,
-                 divisor_override: int | None = None) -> None:
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = _pool_args(kernel_size, stride, padding)
+        self.ceil_mode = bool(ceil_mode)
         self.count_include_pad, self.divisor_override = bool(count_include_pad), divisor_override
         pool_geometry("AvgPool2d", self.kernel_size, self.stride, self.padding)  # validates
 
-    @classmethod
-    def from_torch_module(cls, module) -> "AvgPool2d":
-        if module.ceil_mode:
-            raise NotImplementedError("AvgPool2d: ceil_mode=True is not implemented")
-        return cls(module.kernel_size, module.stride, module.padding, module.count_include_pad,
-                   module.divisor_override)
-
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check_input(x, 4, "(N, C, H, W)")
-        y, self._cache = avg_pool2d_forward(x, self.kernel_size, self.stride, self.padding,
-                                            self.count_include_pad, self.divisor_override)
-        return y
+        """x: (N, C, H, W) or unbatched (C, H, W) -> the same rank, pooled."""
+        x4, unbatched = _batched(self, x)
+        y, cache = avg_pool2d_forward(x4, self.kernel_size, self.stride, self.padding,
+                                      self.count_include_pad, self.divisor_override, ceil_mode=self.ceil_mode)
+        self.save_for_backward(cache, unbatched)
+        return _unbatched(y, unbatched)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        return avg_pool2d_backward(dy, self._need_cache())
+        cache, unbatched = self.saved_for_backward()
+        return _unbatched(avg_pool2d_backward(_batched_dy(dy, unbatched), cache), unbatched)

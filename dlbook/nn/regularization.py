@@ -11,13 +11,13 @@ from typing import Callable
 
 import numpy as np
 
-from .module import Module
+from .module import Module, accumulate_grad
 
 
 def _selected(model: Module, include: Callable[[str], bool] | None):
     if not isinstance(model, Module):
         raise TypeError(f"expected a dlbook.nn.Module, got {type(model).__name__}")
-    return {n: p for n, p in model.named_parameters().items() if include is None or include(n)}
+    return {n: p for n, p in model.named_parameters() if include is None or include(n)}
 
 
 def l2_penalty(model: Module, weight_decay: float, include: Callable[[str], bool] | None = None) -> float:
@@ -30,10 +30,10 @@ def l2_penalty(model: Module, weight_decay: float, include: Callable[[str], bool
 
 def l2_penalty_backward(model: Module, weight_decay: float,
                         include: Callable[[str], bool] | None = None) -> None:
-    r"""Add the penalty's gradient $\lambda p$ to each selected parameter's gradient."""
-    grads = model.named_grads()
-    for name, p in _selected(model, include).items():
-        grads[name] += weight_decay * p
+    r"""Add the penalty's gradient $\lambda p$ to each selected parameter's
+    ``.grad``."""
+    for p in _selected(model, include).values():
+        accumulate_grad(p, weight_decay * p)
 
 
 def weight_norm(model: Module, include: Callable[[str], bool] | None = None) -> float:

@@ -1,5 +1,6 @@
 """Functional forms (no parameters, no state) of what the layers in :mod:`dlbook.nn` compute."""
 
+from .linear import linear, linear_backward
 from .loss import (cross_entropy, cross_entropy_backward, log_softmax, multi_margin_loss,
                    multi_margin_loss_backward, softmax)
 
@@ -10,5 +11,6 @@ from .activation import (leaky_relu, leaky_relu_backward, log_softmax_backward, 
 
 # -- functional forms of chapter 4 (issue 5) ----------------------------------------
 from .conv import (avg_pool2d, avg_pool2d_backward, avg_pool2d_forward, conv2d, conv2d_backward,
-                   conv2d_forward, max_pool2d, max_pool2d_backward, max_pool2d_forward)
+                   conv2d_forward, max_pool2d, max_pool2d_backward, max_pool2d_forward,
+                   max_pool2d_with_indices)
 # -- end chapter 4 -------------------------------------------------------------------

@@ -17,11 +17,11 @@ $dW_\text{mat} = dY\,\text{cols}^\top$, $d\text{cols} = W_\text{mat}^\top dY$ (t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ...cnn_shapes import pair, resolve_padding
+from ...cnn_shapes import conv_output_size, pair, resolve_padding
 from ..im2col import WindowGeometry, col2im, im2col
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -141,13 +141,16 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, np.nd
 # -- pooling -----------------------------------------------------------------------------------
 @dataclass
 class PoolCache:
-    """What the pooling backward passes need."""
+    """What the pooling backward passes need (and, for max-pooling, torch's ``indices``)."""
 
     x_shape: tuple[int, int, int, int]
     out_hw: tuple[int, int]
-    geometry: WindowGeometry
+    geometry: WindowGeometry            # the windows im2col read; with ceil_mode the bottom/right
+                                        # padding is widened so that a last, partial window fits
     argmax: np.ndarray | None = None    # max-pooling: winning tap per window, (C, N·Ho·Wo)
     divisor: np.ndarray | None = None   # avg-pooling: divisor per output pixel, (Ho, Wo)
+    indices: np.ndarray | None = None   # max-pooling: int64 (N, C, Ho, Wo), winner's row * W + col (torch's)
+    ceil_mode: bool = False
 
 
 def pool_geometry(who: str, kernel_size, stride, padding, dilation=1) -> WindowGeometry:
@@ -163,31 +166,98 @@ def pool_geometry(who: str, kernel_size, stride, padding, dilation=1) -> WindowG
     return WindowGeometry(kernel, stride, ((ph, ph), (pw, pw)), dilation)
 
 
+def pool_windows(who: str, geometry: WindowGeometry, h: int, w: int,
+                 ceil_mode: bool = False) -> tuple[WindowGeometry, tuple[int, int]]:
+    """The windows over an (H, W) input, and (H_out, W_out).
+
+    ``ceil_mode`` (torch) rounds the number of windows up (see
+    :func:`dlbook.cnn_shapes.conv_output_size`); the last window may then run past the padded
+    input, so the bottom/right padding is widened until it fits. The extra border is filled
+    like the padding (-inf for max, 0 for avg) and is never part of the input.
+    """
+    out_hw, padding = [], []
+    for size, k, s, d, (p, _) in zip((h, w), geometry.kernel, geometry.stride, geometry.dilation,
+                                      geometry.padding):
+        try:
+            out = conv_output_size(size, k, s, p, d, ceil_mode=ceil_mode)
+        except ValueError as e:
+            raise ValueError(f"{who}: {e}") from None
+        needed = (out - 1) * s + d * (k - 1) + 1           # padded length the last window reaches
+        out_hw.append(out)
+        padding.append((p, max(p, needed - size - p)))
+    return replace(geometry, padding=tuple(padding)), tuple(out_hw)
+
+
 def _nchw(y_cnhw: np.ndarray, n: int, out_hw) -> np.ndarray:
     """(C, N·Ho·Wo) -> contiguous (N, C, Ho, Wo)."""
     return np.ascontiguousarray(y_cnhw.reshape(-1, n, *out_hw).transpose(1, 0, 2, 3))
 
 
-def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
-                       dilation=1) -> tuple[np.ndarray, PoolCache]:
+def _first_tap_inside(out: int, s: int, p: int, d: int) -> np.ndarray:
+    """Per window along one axis, the first tap at or after input row/column 0 (torch skips the
+    leading padding this way). It is one of the window's k taps, as padding is at most k // 2."""
+    start = np.arange(out) * s - p
+    return -(np.minimum(start, 0) // d)                   # ceil(max(0, -start) / d)
+
+
+def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1,
+                       ceil_mode: bool = False) -> tuple[np.ndarray, PoolCache]:
     """Maximum over each window (padding never wins: it is -inf).
 
-    x : (N, C, H, W) -> y : (N, C, H_out, W_out). ``stride`` defaults to ``kernel_size``.
-    Ties go to the first tap in row-major order, as in torch.
+    x : (N, C, H, W) -> y : (N, C, H_out, W_out). ``stride`` defaults to ``kernel_size``;
+    ``ceil_mode`` as in torch (see :func:`pool_windows`). ``cache.indices`` holds torch's
+    ``return_indices``: for each output, ``row * W + col`` of the winner in its input plane.
+
+    Winners follow torch's CPU kernel: ties go to the first tap in row-major order; a window
+    holding NaN returns NaN and the *last* NaN's position; a window of only -inf picks its
+    first tap inside the input. A dilated window with no tap inside the input gives -inf,
+    torch's index (which may lie outside the plane) and no gradient.
     """
     who = "max_pool2d"
     _check_images(x, who)
-    geometry = pool_geometry(who, kernel_size, stride, padding, dilation)
-    cols, out_hw = im2col(x, geometry, fill=-np.inf)
-    n, c = x.shape[:2]
-    cols = cols.reshape(c, -1, cols.shape[1])            # (C, kh·kw, N·Ho·Wo)
-    argmax = cols.argmax(axis=1)                          # (C, N·Ho·Wo)
+    n, c, h, w = x.shape
+    geometry, out_hw = pool_windows(who, pool_geometry(who, kernel_size, stride, padding, dilation),
+                                    h, w, ceil_mode)
+    cols, _ = im2col(x, geometry, fill=-np.inf)
+    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
+    (pt, _), (pl, _) = geometry.padding
+    cols = cols.reshape(c, kh * kw, cols.shape[1])        # (C, kh·kw, N·Ho·Wo)
+    argmax = cols.argmax(axis=1)                          # (C, N·Ho·Wo); first max, or first NaN
     y = np.take_along_axis(cols, argmax[:, None, :], axis=1)[:, 0]
-    return _nchw(y, n, out_hw), PoolCache(x.shape, out_hw, geometry, argmax=argmax)
+    ti, tj = np.divmod(argmax, kw)                        # winning tap (row, col) in the window
+    r = np.arange(argmax.shape[1]) // out_hw[1] % out_hw[0]   # output row and column of each window
+    q = np.arange(argmax.shape[1]) % out_hw[1]
+
+    ci, mi = np.nonzero(np.isnan(y))                      # torch keeps the last NaN of a window
+    if ci.size:
+        last = kh * kw - 1 - np.isnan(cols[ci, :, mi][:, ::-1]).argmax(axis=1)
+        argmax[ci, mi] = last
+        ti[ci, mi], tj[ci, mi] = np.divmod(last, kw)
+
+    ci, mi = np.nonzero(y == -np.inf)                     # all -inf: torch's first tap inside the input
+    if ci.size:                                           # (for an empty window, a padding tap: no gradient)
+        fi, fj = _first_tap_inside(out_hw[0], sh, pt, dh), _first_tap_inside(out_hw[1], sw, pl, dw)
+        ti[ci, mi], tj[ci, mi] = fi[r[mi]], fj[q[mi]]
+        argmax[ci, mi] = ti[ci, mi] * kw + tj[ci, mi]
+
+    rows, cols_ = r * sh - pt + ti * dh, q * sw - pl + tj * dw
+    indices = _nchw((rows * w + cols_).astype(np.int64), n, out_hw)
+    cache = PoolCache(x.shape, out_hw, geometry, argmax=argmax, indices=indices, ceil_mode=bool(ceil_mode))
+    return _nchw(y, n, out_hw), cache
 
 
-def max_pool2d(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1) -> np.ndarray:
-    return max_pool2d_forward(x, kernel_size, stride, padding, dilation)[0]
+def max_pool2d(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Forward pass only, as ``F.max_pool2d``: y, or (y, indices) with ``return_indices``."""
+    y, cache = max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode)
+    return (y, cache.indices) if return_indices else y
+
+
+def max_pool2d_with_indices(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(y, indices), as ``F.max_pool2d_with_indices``: indices int64 of y's shape, ``row * W + col``."""
+    y, cache = max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode)
+    return y, cache.indices
 
 
 def max_pool2d_backward(dy: np.ndarray, cache: PoolCache) -> np.ndarray:
@@ -197,7 +267,7 @@ def max_pool2d_backward(dy: np.ndarray, cache: PoolCache) -> np.ndarray:
     taps = cache.geometry.kernel[0] * cache.geometry.kernel[1]
     dcols = np.zeros((c, taps, cache.argmax.shape[1]), dtype=dy.dtype)
     np.put_along_axis(dcols, cache.argmax[:, None, :], dy.transpose(1, 0, 2, 3).reshape(c, 1, -1), axis=1)
-    return col2im(dcols, cache.x_shape, cache.geometry)
+    return col2im(dcols, cache.x_shape, cache.geometry)   # crops the padding: its taps never pass on gradient
 
 
 def _check_pool_dy(dy, expected, who: str) -> None:
@@ -207,7 +277,12 @@ def _check_pool_dy(dy, expected, who: str) -> None:
 
 def _avg_divisor(geometry: WindowGeometry, h: int, w: int, out_hw, count_include_pad: bool,
                  divisor_override) -> np.ndarray:
-    """(Ho, Wo) number each window's sum is divided by, following torch's rules."""
+    """(Ho, Wo) number each window's sum is divided by, following torch's rules.
+
+    torch first clips a window to the input plus its (symmetric) padding; with
+    ``count_include_pad`` that clipped length is the count, else the part inside the input.
+    So a ceil_mode window hanging past the padding counts only what lies within it.
+    """
     if divisor_override is not None:
         return np.full(out_hw, float(divisor_override))
     counts = []
@@ -222,32 +297,40 @@ def _avg_divisor(geometry: WindowGeometry, h: int, w: int, out_hw, count_include
 
 
 def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, count_include_pad: bool = True,
-                       divisor_override: int | None = None) -> tuple[np.ndarray, PoolCache]:
+                       divisor_override: int | None = None, *,
+                       ceil_mode: bool = False) -> tuple[np.ndarray, PoolCache]:
     """Mean over each window: x (N, C, H, W) -> y (N, C, H_out, W_out).
 
     ``count_include_pad`` counts padded zeros in the divisor (torch's default);
-    ``divisor_override`` replaces the divisor altogether.
+    ``divisor_override`` replaces the divisor altogether; ``ceil_mode`` as in torch (see
+    :func:`pool_windows` and :func:`_avg_divisor`). ``ceil_mode`` is keyword-only here: in
+    ``F.avg_pool2d`` it comes before ``count_include_pad``.
     """
     who = "avg_pool2d"
     _check_images(x, who)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer)) or divisor_override < 1):
         raise ValueError(f"{who}: divisor_override must be a positive int or None, got {divisor_override!r}")
-    geometry = pool_geometry(who, kernel_size, stride, padding)
-    cols, out_hw = im2col(x, geometry)
+    geometry, out_hw = pool_windows(who, pool_geometry(who, kernel_size, stride, padding), *x.shape[2:], ceil_mode)
+    cols, _ = im2col(x, geometry)
     n, c = x.shape[:2]
     divisor = _avg_divisor(geometry, *x.shape[2:], out_hw, count_include_pad, divisor_override)
     sums = cols.reshape(c, -1, n, *out_hw).sum(axis=1)          # (C, N, Ho, Wo)
     y = sums / divisor.astype(x.dtype)
-    return _nchw(y, n, out_hw), PoolCache(x.shape, out_hw, geometry, divisor=divisor)
+    return _nchw(y, n, out_hw), PoolCache(x.shape, out_hw, geometry, divisor=divisor, ceil_mode=bool(ceil_mode))
 
 
 def avg_pool2d(x: np.ndarray, kernel_size, stride=None, padding=0, count_include_pad: bool = True,
-               divisor_override: int | None = None) -> np.ndarray:
-    return avg_pool2d_forward(x, kernel_size, stride, padding, count_include_pad, divisor_override)[0]
+               divisor_override: int | None = None, *, ceil_mode: bool = False) -> np.ndarray:
+    """Forward pass only; arguments as :func:`avg_pool2d_forward`."""
+    return avg_pool2d_forward(x, kernel_size, stride, padding, count_include_pad, divisor_override,
+                              ceil_mode=ceil_mode)[0]
 
 
 def avg_pool2d_backward(dy: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Each window spreads dy / divisor evenly over its taps: dy (N, C, Ho, Wo) -> dx (N, C, H, W)."""
+    """Each window spreads dy / divisor evenly over its taps: dy (N, C, Ho, Wo) -> dx (N, C, H, W).
+
+    Taps on padding (or past it, with ceil_mode) receive their share too; col2im crops them away.
+    """
     n, c = cache.x_shape[:2]
     _check_pool_dy(dy, (n, c) + tuple(cache.out_hw), "avg_pool2d_backward")
     taps = math.prod(cache.geometry.kernel)

@@ -1,14 +1,35 @@
-"""Chapter 3's overfitting experiment: a wide MLP on 100 handwritten digits, with and without
-weight decay and dropout. Small and fast on purpose; the shared runs are cached by the page."""
+"""Chapter 3's experiments: a look inside a network (each layer's output, each weight's gradient),
+and overfitting of a wide MLP on 100 handwritten digits, with and without weight decay and dropout."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import nn, optim
-from .data import load_digits_split
-from .models.mlp import mlp
-from .training import History, fit
+from .. import nn, optim
+from ..data import load_digits_split
+from ..models.mlp import mlp
+from ..train import History, fit
+
+
+def layer_outputs(model: nn.Sequential, x: np.ndarray) -> list[np.ndarray]:
+    """The output of every child of ``model`` for input x (N, ...), in order; the last is the
+    model's output. The children keep their caches, so ``model.backward`` may follow."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"layer_outputs expects a dlbook.nn.Sequential, got {type(model).__name__}")
+    outputs = []
+    for layer in model:
+        x = layer(x)
+        outputs.append(x)
+    return outputs
+
+
+def weight_gradient_norms(model: nn.Sequential, loss_fn: nn.Module, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """‖dL/dW‖ of every ``Linear`` weight in order (first layer first), after one forward and
+    backward pass of ``loss_fn(model(x), target)``; the model's gradients are zeroed first."""
+    model.zero_grad()
+    loss_fn(model(x), target)
+    model.backward(loss_fn.backward())
+    return np.array([np.linalg.norm(layer.weight.grad) for layer in model if isinstance(layer, nn.Linear)])
 
 
 def small_digits(n_train: int = 100, seed: int = 0):
@@ -40,7 +61,8 @@ def train_small_digits(weight_decay: float = 0.0, dropout: float = 0.0,
     X, y, X_val, y_val = small_digits(n_train, seed)
     model = mlp([64, hidden, hidden, 10], "relu", init=init, dropout=dropout,
                 dtype=np.float64, seed=seed)
-    optimizer = optim.SGD(model, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9,
+                          weight_decay=weight_decay)
     return fit(model, nn.CrossEntropyLoss(), optimizer, X, y, X_val, y_val,
                epochs=epochs, batch_size=25, seed=seed,
                track={"weight_norm": weight_norm_of_weights},

@@ -1,0 +1,263 @@
+"""One training loop for every model of the book: NumPy (:mod:`dlbook.nn`) and torch alike.
+
+:func:`fit` runs epochs of shuffled minibatches. Each step is the same five moves in both
+worlds: clear the gradients, forward, loss, backward, optimizer step. For a NumPy model
+"backward" is ``model.backward(loss_fn.backward())``; for a torch model it is
+``loss.backward()``. After each epoch the model is evaluated (in eval mode, without saving
+anything for backward) on the training and the validation data, and a :class:`History` keeps
+the curves.
+
+Two hooks let later chapters change a step without writing a new loop:
+
+* ``before_step(model)`` runs between backward and the optimizer step (gradient clipping for
+  recurrent networks);
+* ``train_step(x, y) -> float | dict`` replaces the whole step (a GAN alternates two
+  optimizers): the loop still shuffles, batches, shows progress and records what the step
+  returns, averaged per epoch, in ``History.tracked``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .data import minibatches
+from .nn.module import Module, no_grad
+
+
+@dataclass
+class History:
+    """Per-epoch curves. ``*_acc`` is NaN when targets are not class indices; ``val_*`` is
+    empty without validation data; ``tracked[name]`` holds each ``track`` function's values
+    and each quantity a custom ``train_step`` returned. ``best_epoch`` (0-based) is the epoch of
+    the lowest validation loss when early stopping was on; ``stopped_early`` says whether it cut
+    the run short."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    tracked: dict[str, list[float]] = field(default_factory=dict)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        return max(len(self.train_loss), *(len(v) for v in self.tracked.values()), 0)
+
+    def plot(self, metric: str = "loss", ax=None, lang: str = "en", logy: bool = False):
+        """Training and validation curves of ``metric`` ("loss", "acc" or a tracked name) per epoch."""
+        import matplotlib.pyplot as plt
+
+        words = {"zh": {"train": "训练", "val": "验证", "epoch": "轮次 (epoch)", "loss": "损失",
+                        "acc": "准确率"},
+                 "en": {"train": "training", "val": "validation", "epoch": "epoch", "loss": "loss",
+                        "acc": "accuracy"}}
+        if lang not in words:
+            raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+        w = words[lang]
+        if metric in ("loss", "acc"):
+            curves = {w["train"]: getattr(self, f"train_{metric}"), w["val"]: getattr(self, f"val_{metric}")}
+        elif metric in self.tracked:
+            curves = {metric: self.tracked[metric]}
+        else:
+            raise KeyError(f"no curve {metric!r}: expected 'loss', 'acc' or one of {sorted(self.tracked)}")
+        ax = ax or plt.subplots(figsize=(5, 3.2))[1]
+        for label, values in curves.items():
+            if len(values):
+                ax.plot(np.arange(1, len(values) + 1), values, label=label)
+        if self.best_epoch is not None:
+            ax.axvline(self.best_epoch + 1, color="gray", linestyle=":", linewidth=1)
+        ax.set_xlabel(w["epoch"])
+        ax.set_ylabel(w.get(metric, metric))
+        if logy:
+            ax.set_yscale("log")
+        ax.legend()
+        return ax
+
+
+def _is_torch(model) -> bool:
+    import torch
+
+    return isinstance(model, torch.nn.Module)
+
+
+def evaluate(model, loss_fn, X, y, *, batch_size: int = 512, device=None) -> tuple[float, float]:
+    """(mean loss, accuracy) of ``model`` on (X, y) in eval mode; each submodule's mode is restored.
+
+    X: (N, ...) inputs; y: (N,) class indices (accuracy = argmax over axis 1) or other targets
+    (accuracy NaN). ``loss_fn`` must average over the batch (``reduction="mean"``). Works for a
+    dlbook module (NumPy arrays) and for a torch module (arrays or tensors, moved to the model's
+    device).
+    """
+    if len(X) == 0:
+        raise ValueError("evaluate needs at least one sample")
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+    classify = np.issubdtype((y.cpu().numpy() if hasattr(y, "cpu") else np.asarray(y)).dtype, np.integer)
+    modes = [(module, module.training) for module in model.modules()]  # each its own (a frozen Dropout)
+    model.eval()
+    total_loss, correct = 0.0, 0
+    try:
+        if _is_torch(model):
+            batches = _torch_batches(model, X, y, batch_size, None, device)
+        else:
+            batches = minibatches(X, y, batch_size)
+        with _no_grad_for(model):
+            for xb, yb in batches:
+                out = model(xb)
+                total_loss += float(loss_fn(out, yb)) * len(xb)
+                if classify:
+                    correct += int((out.argmax(1) == yb).sum())
+    finally:
+        for module, mode in modes:
+            module.training = mode
+    return total_loss / len(X), (correct / len(X) if classify else float("nan"))
+
+
+def _no_grad_for(model):
+    if _is_torch(model):
+        import torch
+
+        return torch.no_grad()
+    return no_grad()
+
+
+def _torch_batches(model, X, y, batch_size: int, rng: np.random.Generator | None, device):
+    """Minibatches as tensors on the model's device (the whole set is moved there once)."""
+    import torch
+
+    param = next(model.parameters(), None)
+    device = torch.device(device) if device is not None else (param.device if param is not None else "cpu")
+    dtype = param.dtype if param is not None else torch.float32
+    Xt = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X, device=device)
+    Xt = Xt.to(dtype) if Xt.is_floating_point() else Xt
+    yt = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y, device=device)
+    order = rng.permutation(len(Xt)) if rng is not None else np.arange(len(Xt))
+    for start in range(0, len(Xt), batch_size):
+        idx = torch.as_tensor(order[start:start + batch_size], device=device)
+        yield Xt[idx], yt[idx]
+
+
+def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, epochs: int = 10,
+        batch_size: int = 64, seed: int = 0, device=None, scheduler=None, patience: int | None = None,
+        before_step: Callable | None = None, train_step: Callable | None = None,
+        track: dict[str, Callable] | None = None, desc: str | None = None,
+        progress: bool | None = None) -> History:
+    """Train ``model`` for ``epochs`` passes over (X_train, y_train); return its :class:`History`.
+
+    model, loss_fn, optimizer: a dlbook module with a dlbook loss layer and optimizer, or a
+    torch module with a torch loss and ``torch.optim`` optimizer. A torch model is moved to
+    ``device`` (default :func:`dlbook.devices.best_device`: CUDA when there is one).
+    seed: fixes the batch order (the same for NumPy and torch) and torch's generator.
+    scheduler: anything with ``.step()``, called after each epoch (e.g. a torch LR scheduler).
+    patience: stop when the validation loss has not improved for this many epochs, and put back
+    the weights of the best epoch (needs validation data).
+    before_step(model): called after backward, before ``optimizer.step()`` (gradient clipping).
+    train_step(x, y) -> float | dict[str, float]: replaces the whole step (then ``optimizer``
+    may be None, and ``loss_fn`` None skips the per-epoch evaluation).
+    track: ``{name: fn(model) -> float}`` recorded after each epoch (e.g. a weight norm).
+    progress: None shows a tqdm bar in a terminal or notebook (tqdm's ``disable=None``).
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    if (X_val is None) != (y_val is None):
+        raise ValueError("give both X_val and y_val, or neither")
+    if len(X_train) != len(y_train):
+        raise ValueError(f"X_train and y_train must have the same length, got {len(X_train)} and {len(y_train)}")
+    if patience is not None and (X_val is None or patience < 1):
+        raise ValueError("early stopping needs validation data and patience >= 1")
+    if patience is not None and loss_fn is None:
+        raise ValueError("early stopping needs a loss_fn to compute the validation loss")
+    if train_step is None and (loss_fn is None or optimizer is None):
+        raise ValueError("fit needs a loss_fn and an optimizer, or a train_step that does the whole step")
+    torch_model = _is_torch(model)
+    if not torch_model and not isinstance(model, Module):
+        raise TypeError(f"fit expects a dlbook.nn.Module or a torch.nn.Module, got {type(model).__name__}")
+    if torch_model:
+        import torch
+
+        from .devices import resolve_device
+
+        torch.manual_seed(seed)
+        device = resolve_device(device)
+        model.to(device)
+    step = train_step or (torch_step(model, loss_fn, optimizer, before_step) if torch_model
+                          else numpy_step(model, loss_fn, optimizer, before_step))
+    rng = np.random.default_rng(seed)
+    history = History(tracked={name: [] for name in (track or {})})
+    best, best_state, waited = np.inf, None, 0
+    bar = tqdm(range(epochs), desc=desc, disable=None if progress is None else not progress)
+    for epoch in bar:
+        model.train()
+        logged: dict[str, list[float]] = {}
+        batches = _torch_batches(model, X_train, y_train, batch_size, rng, device) if torch_model else \
+            minibatches(X_train, y_train, batch_size, rng)
+        for xb, yb in batches:
+            out = step(xb, yb)
+            for name, value in (out.items() if isinstance(out, dict) else [("step_loss", out)]):
+                logged.setdefault(name, []).append(float(value))
+        if scheduler is not None:
+            scheduler.step()
+        if train_step is not None:
+            for name, values in logged.items():
+                history.tracked.setdefault(name, []).append(float(np.mean(values)))
+        if loss_fn is not None:
+            _record(history, model, loss_fn, X_train, y_train, X_val, y_val, device)
+        for name, fn in (track or {}).items():
+            history.tracked[name].append(float(fn(model)))
+        bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in (("train_loss", history.train_loss),
+                                                          ("val_loss", history.val_loss)) if v})
+        if patience is not None:
+            if history.val_loss[-1] < best:
+                best, waited, history.best_epoch = history.val_loss[-1], 0, epoch
+                best_state = {k: _copy(v) for k, v in model.state_dict().items()}
+            else:
+                waited += 1
+                if waited >= patience:
+                    history.stopped_early = epoch < epochs - 1
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+def _copy(value):
+    return value.detach().clone() if hasattr(value, "detach") else np.array(value, copy=True)
+
+
+def _record(history: History, model, loss_fn, X_train, y_train, X_val, y_val, device) -> None:
+    loss, acc = evaluate(model, loss_fn, X_train, y_train, device=device)
+    history.train_loss.append(loss)
+    history.train_acc.append(acc)
+    if X_val is not None:
+        loss, acc = evaluate(model, loss_fn, X_val, y_val, device=device)
+        history.val_loss.append(loss)
+        history.val_acc.append(acc)
+
+
+def numpy_step(model: Module, loss_fn, optimizer, before_step):
+    def step(xb, yb) -> float:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        model.backward(loss_fn.backward())
+        if before_step is not None:
+            before_step(model)
+        optimizer.step()
+        return float(loss)
+    return step
+
+
+def torch_step(model, loss_fn, optimizer, before_step):
+    def step(xb, yb) -> float:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        if before_step is not None:
+            before_step(model)
+        optimizer.step()
+        return float(loss.detach())
+    return step
