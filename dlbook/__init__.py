@@ -3,4 +3,4 @@
 Every chapter of the book imports from here; nothing the book shows is defined twice.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

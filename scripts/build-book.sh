@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and build the HTML book into _build/html, executing every page.
+# Set up (scripts/setup.sh) and build the HTML book into _build/html, executing every page:
+# the zh and en editions as two sites (_build/html/zh, _build/html/en) and a landing page.
 # Exits non-zero if any cell raises or Sphinx warns (-W). Extra arguments go to jupyter-book.
 #   DLBOOK_BOOK_ROOT  the book to build (default: this repository; the tests build trimmed copies)
 set -euo pipefail
@@ -11,5 +12,8 @@ book=${DLBOOK_BOOK_ROOT:-$root}
 export DLBOOK_CACHE_DIR=${DLBOOK_CACHE_DIR:-$book/_build/dlbook-cache}
 export PYTHONHASHSEED=0  # no MPLBACKEND here: the kernels need their inline backend
 start=$(date +%s)
-"$venv/bin/jupyter-book" build "$book" --builder html -W --keep-going "$@"
+# two editions (zh, en), each a site in its own language, and the landing page: see scripts/editions.py
+"$venv/bin/python" "$root/scripts/editions.py" "$venv/bin/jupyter-book" "$book" "$@"
 echo "book: built $book/_build/html/index.html in $(( $(date +%s) - start )) s"
+# the site in headless Chromium: console errors, failed requests, math, images, mirror links, search
+"$venv/bin/python" "$root/scripts/browser_check.py" "$book/_build/html"

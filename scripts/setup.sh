@@ -21,6 +21,19 @@ if ! have_cjk_font; then
   fi
 fi
 
+# Headless Chromium and its driver for the browser check of the built site (scripts/browser_check.py).
+# Without them the check is skipped outside CI and fails in CI (CI set).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing chromium and chromium-driver for the browser check"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "setup: chromium/chromedriver not found: the browser check of the built book is skipped" \
+         "(an error in CI); install them with: sudo apt-get install chromium chromium-driver" >&2
+  fi
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv"
   "$python" -m venv "$venv"

@@ -1,7 +1,7 @@
 """The build is a check: a raising cell fails the real build command, which names the page.
 
 It runs scripts/build-book.sh on a trimmed copy of the book (landing page and prefaces), so the
-mechanism is tested in seconds; tests/test_pages_catch_broken_library.py covers the chapters.
+mechanism is tested in seconds, and checks that each edition is a site in its own language; tests/test_pages_catch_broken_library.py covers the chapters.
 """
 
 import json
@@ -34,6 +34,7 @@ def _trimmed_book(tmp_path: Path) -> Path:
     (book / "book" / "en").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", book)
     shutil.copy(ROOT / "book" / "index.md", book / "book")
+    shutil.copytree(ROOT / "book" / "_ext", book / "book" / "_ext")  # the build's local Sphinx extension
     for lang in ("zh", "en"):
         shutil.copy(ROOT / "book" / lang / "00_preface.md", book / "book" / lang)
     (book / "_toc.yml").write_text(TRIMMED_TOC, encoding="utf-8")
@@ -46,20 +47,31 @@ def _build(book: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
-def _assert_search_index_has_both_languages(path: Path) -> None:
-    """Chinese is segmented into words (jieba), English words are still indexed (stemmed)."""
+def _search_terms(path: Path) -> dict:
     text = path.read_text(encoding="utf-8")
-    terms = json.loads(text[text.index("(") + 1:text.rindex(")")])["terms"]
-    assert "教材" in terms and "深度" in terms, "Chinese words are not segmented in the search index"
-    assert "execut" in terms and "textbook" in terms, "English words are missing from the search index"
+    return json.loads(text[text.index("(") + 1:text.rindex(")")])["terms"]
+
+
+def _assert_each_edition_in_its_language(site: Path) -> None:
+    """Each edition has its own search index and interface: jieba segments the Chinese one, the
+    English one is stemmed; the interface strings follow the edition's language."""
+    zh_terms, en_terms = _search_terms(site / "zh" / "searchindex.js"), _search_terms(site / "en" / "searchindex.js")
+    assert "教材" in zh_terms and "深度" in zh_terms, "Chinese words are not segmented in the zh search index"
+    assert "execut" in en_terms and "textbook" in en_terms, "English words are missing from the en search index"
+    zh_page = (site / "zh" / "00_preface.html").read_text(encoding="utf-8")
+    en_page = (site / "en" / "00_preface.html").read_text(encoding="utf-8")
+    assert "搜索" in zh_page and "搜索" not in en_page and "Search" in en_page
+    assert 'href="../en/00_preface.html"' in zh_page and 'href="../zh/00_preface.html"' in en_page
+    assert (site / "zh" / "_static" / "mathjax" / "tex-chtml.js").exists(), "MathJax is not served locally"
+    assert "cdn.jsdelivr" not in zh_page and "mathjax/tex-chtml.js" in zh_page
 
 
 def test_build_command_fails_on_a_raising_cell_and_names_the_page(tmp_path):
     book = _trimmed_book(tmp_path)
     clean = _build(book)
     assert clean.returncode == 0, clean.stdout[-3000:] + clean.stderr[-3000:]
-    assert (book / "_build" / "html" / "book" / "zh" / "00_preface.html").exists()
-    _assert_search_index_has_both_languages(book / "_build" / "html" / "searchindex.js")
+    assert (book / "_build" / "html" / "index.html").exists()  # the landing page
+    _assert_each_edition_in_its_language(book / "_build" / "html")
 
     page = book / "book" / "zh" / "00_preface.md"
     page.write_text(page.read_text(encoding="utf-8") + RAISING_CELL, encoding="utf-8")

@@ -1,0 +1,610 @@
+"""dlbook.exercises and the dlbook command: references are right, wrong solutions get the right hint.
+
+The references are checked against torch (or a brute-force count) on the exercises' own cases;
+the wrong solutions are written as a reader would write them (loops, not the slip variants the
+checker compares with), so a hint is found because the checker recognizes the slip, not because
+it was handed its own variant.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as tF
+
+import dlbook
+import pages
+from dlbook import exercises
+from dlbook.check import rel_error
+from dlbook.cli import main
+from dlbook.exercises import UnknownExerciseError
+
+ROOT = Path(__file__).resolve().parents[1]
+IDS = list(exercises.EXERCISES)
+T = torch.from_numpy
+
+
+def _squeeze(text: str) -> str:
+    """The message without the line breaks and indentation that wrapping adds."""
+    return re.sub(r"\s+", "", text)
+
+
+# -- the references are right: torch or a brute-force count on every case --------------------------
+def _torch_ce(scores, y):
+    s = torch.tensor(scores, requires_grad=True)
+    loss = tF.cross_entropy(s, torch.as_tensor(y))
+    loss.backward()
+    return loss.item(), s.grad.numpy()
+
+
+def _torch_hinge(scores, y, margin):
+    s = torch.tensor(scores, requires_grad=True)
+    loss = tF.multi_margin_loss(s, torch.as_tensor(y), margin=margin)
+    loss.backward()
+    return loss.item(), s.grad.numpy()
+
+
+def _torch_linear_backward(dy, x, weight):
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(weight, requires_grad=True)
+    bt = torch.zeros(len(weight), dtype=xt.dtype, requires_grad=True)
+    tF.linear(xt, wt, bt).backward(T(dy))
+    return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+def _torch_trace_gradient(f, shape, *matrices):
+    """The gradient of f(X, *matrices) at a random X (for tr(AXB) it does not depend on X)."""
+    X = torch.tensor(np.random.default_rng(0).standard_normal(shape), requires_grad=True)
+    f(X, *(T(m) for m in matrices)).backward()
+    return X.grad.numpy()
+
+
+def _torch_quadratic_gradient(A, X):
+    Xt = torch.tensor(X, requires_grad=True)
+    torch.trace(Xt.T @ T(A) @ Xt).backward()
+    return Xt.grad.numpy()
+
+
+def _torch_sgd(param, grad, buf, lr, momentum, dampening, weight_decay):
+    p = torch.tensor(param, requires_grad=True)
+    p.grad = T(grad.copy())
+    sgd = torch.optim.SGD([p], lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
+    if buf is not None:
+        sgd.state[p]["momentum_buffer"] = T(buf.copy())
+    sgd.step()
+    return p.detach().numpy(), sgd.state[p]["momentum_buffer"].numpy()
+
+
+def _windows(size, k, s, p):
+    """Count the window positions one by one."""
+    return len([start for start in range(0, size + 2 * p, s) if start + k <= size + 2 * p])
+
+
+def _seen_pixels(layers):
+    """Input pixels one unit of the last layer depends on, followed back layer by layer."""
+    seen = {0}
+    for k, s in reversed(layers):
+        seen = {i * s + j for i in seen for j in range(k)}
+    return max(seen) - min(seen) + 1
+
+
+INDEPENDENT = {
+    "linear_scores": lambda X, W, b: tF.linear(T(X), T(W), T(b)).numpy(),
+    "softmax_cross_entropy": _torch_ce,
+    "multiclass_hinge_loss": _torch_hinge,
+    "linear_backward": _torch_linear_backward,
+    "sigmoid_backward": lambda dy, y: torch.ops.aten.sigmoid_backward(T(dy), T(y)).numpy(),
+    "matrix_gradient_trace": lambda A, B: _torch_trace_gradient(
+        lambda X, A, B: torch.trace(A @ X @ B), (A.shape[1], B.shape[0]), A, B),
+    "trace_quadratic_gradient": _torch_quadratic_gradient,
+    "batchnorm_forward": lambda x, gamma, beta, eps: tF.batch_norm(
+        T(x), None, None, T(gamma), T(beta), training=True, eps=eps).numpy(),
+    "dropout_forward": lambda x, p, mask: (np.zeros_like(x) if p == 1
+                                           else np.where(mask, x / x.dtype.type(1 - p), 0).astype(x.dtype)),
+    "sgd_momentum_step": _torch_sgd,
+    "conv2d_forward": lambda x, weight, bias, stride, padding: tF.conv2d(
+        T(x), T(weight), T(bias), stride=stride, padding=padding).numpy(),
+    "max_pool2d_forward": lambda x, kernel_size, stride: tF.max_pool2d(T(x), kernel_size, stride).numpy(),
+    "conv_output_size": _windows,
+    "receptive_field_size": _seen_pixels,
+}
+
+
+def _assert_close(ours, theirs, where):
+    if isinstance(ours, tuple):
+        assert isinstance(theirs, tuple) and len(ours) == len(theirs), where
+        for a, b in zip(ours, theirs):
+            _assert_close(a, b, where)
+        return
+    if isinstance(ours, int):
+        assert ours == theirs, f"{where}: {ours} != {theirs}"
+        return
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{where}: shapes {ours.shape} vs {theirs.shape}"
+    rtol = 1e-5 if np.float32 in (ours.dtype, theirs.dtype) else 1e-12
+    assert rel_error(ours, theirs) < rtol, f"{where}: relative error {rel_error(ours, theirs):.2e}"
+
+
+def test_every_exercise_has_an_independent_reference():
+    assert set(INDEPENDENT) == set(IDS)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_reference_agrees_with_torch_or_a_count(exercise_id):
+    exercise = exercises.get(exercise_id)
+    for seed in (0, 1):
+        for i, case in enumerate(exercise.make_cases(seed), 1):
+            ours = exercise.reference(*[np.copy(v) if isinstance(v, np.ndarray) else v
+                                        for v in case.args.values()])
+            theirs = INDEPENDENT[exercise_id](*case.args.values())
+            _assert_close(ours, theirs, f"{exercise_id} seed {seed} case {i}")
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_reference_passes_its_checker(exercise_id, lang):
+    result = exercises.check(exercise_id, exercises.reference(exercise_id), lang=lang, show=False)
+    assert result.passed and result.failed_case is None and result.slip is None, result.message
+    assert result.passed_cases == result.total_cases >= 5
+    expected = {"en": f"all {result.total_cases} cases passed",
+                "zh": f"{result.total_cases} 个用例全部通过"}[lang]
+    assert expected in result.message
+
+
+def test_exercises_per_chapter_and_their_starters():
+    for chapter in (1, 2, 3, 4):
+        assert len(exercises.list_exercises(chapter)) >= 3
+    for exercise in exercises.list_exercises():
+        for lang in ("zh", "en"):
+            namespace = {}
+            exec(exercises.starter(exercise.id, lang=lang), namespace)
+            stub = namespace[exercise.id]
+            first_line = exercise.statement[lang].splitlines()[0]
+            assert first_line in stub.__doc__
+            with pytest.raises(NotImplementedError):
+                stub(*exercise.make_cases()[0].args.values())
+        assert exercise.title["zh"] != exercise.title["en"]
+
+
+def test_cases_are_seeded_and_include_the_edge_cases():
+    first, again, other = (exercises.get("conv2d_forward").make_cases(s) for s in (0, 0, 1))
+    assert all(np.array_equal(a.args["x"], b.args["x"]) for a, b in zip(first, again))
+    assert not np.array_equal(first[0].args["x"], other[0].args["x"])
+    assert exercises.check("conv2d_forward", exercises.reference("conv2d_forward"), seed=1, show=False).passed
+    conv = [c.args for c in first]
+    assert any(a["x"].shape[0] == 1 for a in conv)
+    assert any(a["stride"] > a["weight"].shape[-1] for a in conv)
+    assert any(a["x"].dtype == np.float32 for a in conv)
+
+
+# -- wrong solutions, written as a reader would ----------------------------------------------------
+def _loop_conv(x, weight, bias, stride=1, padding=0, *, extra_padding=0, flip=False, start_at_index=False,
+               short=0, dtype=None):
+    """A reader's loop convolution; each keyword switches on one slip (none: a correct solution)."""
+    p = padding + extra_padding
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    n, c, h, w = xp.shape
+    f, _, kh, kw = weight.shape
+    ho, wo = (h - kh) // stride + 1 - short, (w - kw) // stride + 1 - short
+    kernel = weight[:, :, ::-1, ::-1] if flip else weight
+    y = np.zeros((n, f, ho, wo), dtype=x.dtype if dtype is None else dtype)
+    for r in range(ho):
+        for q in range(wo):
+            top, left = (r, q) if start_at_index else (r * stride, q * stride)
+            window = xp[:, :, top:top + kh, left:left + kw]
+            y[:, :, r, q] = np.einsum("nchw,fchw->nf", window, kernel) + bias
+    return y
+
+
+def _loop_max_pool(x, kernel_size=2, stride=2, *, start=-np.inf, ceil=False):
+    n, c, h, w = x.shape
+    k, s = kernel_size, stride
+    ho, wo = ((h - k) // s + 1, (w - k) // s + 1) if not ceil else (-(-(h - k) // s) + 1, -(-(w - k) // s) + 1)
+    y = np.full((n, c, ho, wo), start, dtype=x.dtype)
+    for r in range(ho):
+        for q in range(wo):
+            for i in range(k):
+                for j in range(k):
+                    if r * s + i < h and q * s + j < w:
+                        y[:, :, r, q] = np.maximum(y[:, :, r, q], x[:, :, r * s + i, q * s + j])
+    return y
+
+
+def _naive_softmax_ce(scores, y):
+    e = np.exp(scores)
+    p = e / e.sum(axis=1, keepdims=True)
+    n = len(y)
+    loss = -np.log(p[np.arange(n), y]).mean()
+    dscores = p.copy()
+    dscores[np.arange(n), y] -= 1
+    return loss, dscores / n
+
+
+def _naive_logsumexp_ce(scores, y):
+    n = len(y)
+    loss = np.mean(np.log(np.exp(scores).sum(axis=1)) - scores[np.arange(n), y])
+    p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    p[np.arange(n), y] -= 1
+    return loss, p / n
+
+
+def _stable_ce(scores, y, divide_gradient=True):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    n = len(y)
+    loss = -np.log(p[np.arange(n), y]).mean()
+    p[np.arange(n), y] -= 1
+    return loss, p / n if divide_gradient else p
+
+
+def _cs231n_svm(scores, y, margin=1.0):
+    """cs231n's vectorized SVM loss: no 1/C."""
+    n = len(y)
+    margins = np.maximum(0, scores - scores[np.arange(n), y][:, None] + margin)
+    margins[np.arange(n), y] = 0
+    loss = margins.sum() / n
+    d = (margins > 0).astype(float)
+    d[np.arange(n), y] = -d.sum(axis=1)
+    return loss, d / n
+
+
+def _loop_scores_transposed(X, W, b):
+    n, d = X.shape
+    S = np.zeros((n, len(b)), X.dtype)
+    for i in range(n):
+        for c in range(len(b)):
+            S[i, c] = sum(X[i, k] * W[k, c] for k in range(d)) + b[c]  # W[k, c]: transposed
+    return S
+
+
+def _bn_unbiased(x, gamma, beta, eps=1e-5):
+    mu = x.mean(axis=0)
+    var = ((x - mu) ** 2).sum(axis=0) / (len(x) - 1)
+    return gamma * (x - mu) / np.sqrt(var + eps) + beta
+
+
+def _bn_per_sample(x, gamma, beta, eps=1e-5):
+    mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    return gamma * (x - mu) / np.sqrt(var + eps) + beta
+
+
+def _sgd_zero_buffer(param, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+    g = grad + weight_decay * param
+    if buf is None:
+        buf = np.zeros_like(param)  # the first step then gets (1 - dampening) g
+    buf = momentum * buf + (1 - dampening) * g
+    return param - lr * buf, buf
+
+
+def _sgd_velocity(param, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+    g = grad + weight_decay * param
+    v = lr * g if buf is None else momentum * buf + lr * (1 - dampening) * g
+    return param - v, v
+
+
+def _rf_without_strides(layers):
+    size = 1
+    for k, _ in layers:
+        size += k - 1
+    return size
+
+
+def _rf_own_stride(layers):
+    size, jump = 1, 1
+    for k, s in layers:
+        jump = jump * s
+        size = size + (k - 1) * jump
+    return size
+
+
+#: (exercise, slip the checker must name, wrong solution, a phrase of the hint in en and zh)
+WRONG = [
+    ("linear_scores", "transposed_weight", _loop_scores_transposed, ("transposed weight", "权重转置错了")),
+    ("linear_scores", "missing_bias", lambda X, W, b: X @ W.T, ("bias is missing", "漏了偏置")),
+    ("softmax_cross_entropy", "no_max_shift", _naive_softmax_ce, ("without the max shift", "没有先减去最大值")),
+    ("softmax_cross_entropy", "no_max_shift", _naive_logsumexp_ce, ("without the max shift", "没有先减去最大值")),
+    ("softmax_cross_entropy", "gradient_not_divided", lambda s, y: _stable_ce(s, y, False),
+     ("not divided by N", "没有除以 N")),
+    ("multiclass_hinge_loss", "missing_1_over_c", _cs231n_svm, ("1/C is missing", "少了 1/C")),
+    ("linear_backward", "missing_bias_gradient", lambda dy, x, w: (dy @ w, dy.T @ x),
+     ("bias gradient is missing", "漏了偏置的梯度")),
+    ("linear_backward", "bias_gradient_mean", lambda dy, x, w: (dy @ w, dy.T @ x, np.mean(dy, axis=0)),
+     ("a mean where a sum belongs", "该求和的地方求了平均")),
+    ("linear_backward", "weight_gradient_transposed", lambda dy, x, w: (dy @ w, np.dot(x.T, dy), dy.sum(0)),
+     ("transposed weight gradient", "权重梯度转置了")),
+    ("sigmoid_backward", "sigmoid_applied_again",
+     lambda dy, y: dy * (1 / (1 + np.exp(-y))) * (1 - 1 / (1 + np.exp(-y))), ("already sigmoid(x)", "已经是")),
+    ("matrix_gradient_trace", "gradient_transposed", lambda A, B: (A.T @ B.T).T,
+     ("transposed gradient", "梯度转置了")),
+    ("trace_quadratic_gradient", "assumed_symmetric", lambda A, X: 2 * A @ X, ("symmetric A", "对称")),
+    ("batchnorm_forward", "unbiased_variance", _bn_unbiased, ("unbiased variance", "无偏方差")),
+    ("batchnorm_forward", "normalized_per_sample", _bn_per_sample, ("LayerNorm", "LayerNorm")),
+    ("dropout_forward", "divided_by_p", lambda x, p, mask: np.where(mask, x / p, 0),
+     ("probability of dropping", "丢弃的概率")),
+    ("dropout_forward", "p_one_division", lambda x, p, mask: x * mask / (1 - p),
+     ("return zeros", "返回全零")),
+    ("sgd_momentum_step", "dampening_on_first_step", _sgd_zero_buffer,
+     ("without (1 - dampening)", "不乘 (1 - dampening)")),
+    ("sgd_momentum_step", "lr_in_buffer", _sgd_velocity, ("keeps lr out of the buffer", "缓冲区不含 lr")),
+    ("conv2d_forward", "padding_off_by_one", lambda *a: _loop_conv(*a, extra_padding=1),
+     ("off-by-one padding", "填充差了一")),
+    ("conv2d_forward", "kernel_flipped", lambda *a: _loop_conv(*a, flip=True),
+     ("kernel is flipped", "卷积核被翻转了")),
+    ("conv2d_forward", "window_start", lambda *a: _loop_conv(*a, start_at_index=True),
+     ("starts at row r * stride", "从第 r * stride 行")),
+    ("conv2d_forward", "output_size_off_by_one", lambda *a: _loop_conv(*a, short=1),
+     ("mind the + 1", "别忘了 + 1")),
+    ("conv2d_forward", "missing_bias", lambda x, w, b, s=1, p=0: _loop_conv(x, w, np.zeros_like(b), s, p),
+     ("bias is missing", "漏了偏置")),
+    ("conv2d_forward", "dtype", lambda *a: _loop_conv(*a, dtype=np.float64), ("dtype=x.dtype", "dtype=x.dtype")),
+    ("max_pool2d_forward", "max_starts_at_zero", lambda *a: _loop_max_pool(*a, start=0.0),
+     ("starts at 0", "从 0 开始")),
+    ("max_pool2d_forward", "partial_windows", lambda *a: _loop_max_pool(*a, ceil=True),
+     ("partial windows", "不完整的窗口")),
+    ("conv_output_size", "missing_plus_one", lambda n, k, s=1, p=0: (n + 2 * p - k) // s, ("add 1", "要加 1")),
+    ("conv_output_size", "true_division", lambda n, k, s=1, p=0: (n + 2 * p - k) / s + 1,
+     ("floor division", "整除")),
+    ("receptive_field_size", "strides_ignored", _rf_without_strides, ("strides are ignored", "忽略了步长")),
+    ("receptive_field_size", "own_stride_counted", _rf_own_stride, ("own stride", "自己的步长")),
+]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("exercise_id, slip, solution, phrase", WRONG,
+                         ids=[f"{e}-{s}-{i}" for i, (e, s, *_) in enumerate(WRONG)])
+def test_a_typical_wrong_solution_gets_its_hint(exercise_id, slip, solution, phrase, lang):
+    result = exercises.check(exercise_id, solution, lang=lang, show=False)
+    assert not result.passed and result.error is None, result.message
+    assert result.slip == slip, result.message
+    assert phrase[lang == "zh"] in result.hint
+    assert _squeeze(result.hint) in _squeeze(result.message)
+    case = exercises.get(exercise_id).make_cases()[result.failed_case - 1]
+    first = {"en": f"case {result.failed_case} of {result.total_cases} fails",
+             "zh": f"第 {result.failed_case} 个用例（共 {result.total_cases} 个）不通过"}[lang]
+    assert first in result.message
+    for name, value in case.args.items():  # the input: shapes and parameters
+        shown = f"{name} {value.shape}" if isinstance(value, np.ndarray) else f"{name}="
+        assert shown in result.message
+
+
+def test_every_exercise_has_a_wrong_solution():
+    assert {e for e, *_ in WRONG} == set(IDS)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_every_slip_variant_is_caught_and_named(exercise_id):
+    """Each listed slip shows on the cases and is not shadowed by an earlier one."""
+    exercise = exercises.get(exercise_id)
+    for slip in exercise.slips:
+        for variant in slip.variants:
+            result = exercises.check(exercise_id, variant, show=False)
+            assert not result.passed and result.slip == slip.key, (slip.key, result.message)
+
+
+def test_the_loop_solutions_are_right_when_no_slip_is_switched_on():
+    """The wrong solutions above differ from right ones by their slip only."""
+    for exercise_id, solution in [("conv2d_forward", _loop_conv), ("max_pool2d_forward", _loop_max_pool),
+                                  ("softmax_cross_entropy", _stable_ce)]:
+        assert exercises.check(exercise_id, solution, show=False).passed
+
+
+def test_the_element_and_the_values_are_reported():
+    exercise = exercises.get("conv2d_forward")
+    result = exercises.check("conv2d_forward", lambda *a: _loop_conv(*a, flip=True), show=False)
+    case = exercise.make_cases()[0]
+    want = exercise.reference(*case.args.values())
+    got = _loop_conv(*case.args.values(), flip=True)
+    first = np.argwhere(~np.isclose(got, want, rtol=0, atol=1e-10 * np.abs(want).max()))[0]
+    index = "[" + ", ".join(str(i) for i in first) + "]"
+    assert f"y{index}: expected {want[tuple(first)]:.7g}, got {got[tuple(first)]:.7g}" in result.message
+
+
+def test_the_tolerance_is_relative_1e10_for_float64_and_1e5_for_float32():
+    ref = exercises.reference("conv2d_forward")
+    close = exercises.check("conv2d_forward", lambda *a: ref(*a) * (1 + 1e-12), show=False)
+    assert close.passed, close.message
+    off = exercises.check("conv2d_forward", lambda *a: ref(*a) * (1 + 1e-8), show=False)
+    assert not off.passed and off.failed_case == 1 and off.slip == "factor"
+    assert _squeeze("relative error 1.0e-08 > 1e-10") in _squeeze(off.message)
+    assert "1.00000001 times the expected one" in off.hint
+
+    def in_float32(x, weight, bias, stride=1, padding=0):  # float64 inputs computed in float32
+        y = ref(x.astype(np.float32), weight.astype(np.float32), bias.astype(np.float32), stride, padding)
+        return y.astype(x.dtype)
+
+    single = exercises.check("conv2d_forward", in_float32, show=False)
+    assert not single.passed and single.failed_case == 1 and single.slip is None
+    float32_cases = [i for i, c in enumerate(exercises.get("conv2d_forward").make_cases(), 1)
+                     if c.args["x"].dtype == np.float32]
+    assert float32_cases == [8]
+
+    def scaled_in_float32(factor):
+        def solution(x, weight, bias, stride=1, padding=0):
+            y = ref(x, weight, bias, stride, padding)
+            return y * np.asarray(factor, y.dtype) if y.dtype == np.float32 else y
+        return solution
+
+    assert exercises.check("conv2d_forward", scaled_in_float32(1 + 1e-6), show=False).passed
+    result = exercises.check("conv2d_forward", scaled_in_float32(1 + 1e-4), show=False)
+    assert not result.passed and result.failed_case == 8 and _squeeze("> 1e-05") in _squeeze(result.message)
+
+
+def test_generic_slips():
+    ref = exercises.reference("conv2d_forward")
+    cases = {"sign": lambda *a: -ref(*a), "factor": lambda *a: 3 * ref(*a)}
+    for key, solution in cases.items():
+        result = exercises.check("conv2d_forward", solution, show=False)
+        assert result.slip == key, result.message
+    result = exercises.check("conv2d_forward", lambda *a: 3 * ref(*a), lang="zh", show=False)
+    assert "正确结果的 3 倍" in result.hint
+    noise = exercises.check("conv2d_forward", lambda *a: ref(*a) + np.random.default_rng(1).random(), show=False)
+    assert noise.slip is None and "No typical slip recognized: work out this element" in noise.message
+    shape = exercises.check("conv2d_forward", lambda *a: ref(*a)[:, :1], show=False)
+    assert shape.slip is None and "expected shape (2, 4, 7, 7), got shape (2, 1, 7, 7)" in shape.message
+    assert "work out the output's shape" in shape.message
+
+
+def test_reports_wrap_at_88_columns_and_keep_chinese_punctuation_attached():
+    from dlbook.exercises.core import _width
+
+    for lang in ("zh", "en"):
+        for exercise_id, _, solution, _ in WRONG:
+            message = exercises.check(exercise_id, solution, lang=lang, show=False).message
+            for line in message.splitlines():
+                assert _width(line) <= 88, line
+                assert not line.strip().startswith(("，", "。", "：", "）")) and not line.endswith("（"), line
+
+
+def test_ints_may_come_as_numpy_ints_but_not_as_floats():
+    ref = exercises.reference("conv_output_size")
+    assert exercises.check("conv_output_size", lambda *a: np.int64(ref(*a)), show=False).passed
+    assert exercises.check("conv_output_size", lambda *a: np.array(ref(*a)), show=False).passed
+    result = exercises.check("conv_output_size", lambda *a: float(ref(*a)), show=False)
+    assert not result.passed and "expected an int, got float 32.0" in result.message
+    assert result.slip == "true_division" and "return an int" in result.hint
+
+
+def test_a_solution_that_raises_is_reported_with_its_case():
+    def conv2d_forward(x, weight, bias, stride=1, padding=0):  # forgets to pad: windows are cut short
+        n, c, h, w = x.shape
+        f, _, kh, kw = weight.shape
+        ho, wo = (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1
+        y = np.zeros((n, f, ho, wo), x.dtype)
+        for r in range(ho):
+            for q in range(wo):
+                window = x[:, :, r * stride:r * stride + kh, q * stride:q * stride + kw]
+                y[:, :, r, q] = np.einsum("nchw,fchw->nf", window, weight) + bias
+        return y
+
+    for lang, head in (("en", "case 1 of 8 raised ValueError"), ("zh", "第 1 个用例（共 8 个）抛出了 ValueError")):
+        result = exercises.check("conv2d_forward", conv2d_forward, lang=lang, show=False)
+        assert not result.passed and result.failed_case == 1 and result.passed_cases == 0
+        assert result.error.startswith("ValueError") and head in result.message
+        assert "stride=1" in result.message and "padding=1" in result.message
+        assert "test_exercises.py" in result.message and "np.einsum" in result.message
+
+    def only_float64(x, weight, bias, stride=1, padding=0):
+        if x.dtype != np.float64:
+            raise TypeError(f"expected float64, got {x.dtype}")
+        return exercises.reference("conv2d_forward")(x, weight, bias, stride, padding)
+
+    result = exercises.check("conv2d_forward", only_float64, show=False)
+    assert result.failed_case == 8 and result.passed_cases == 7
+    assert "raised TypeError: expected float64, got float32" in result.message
+    assert "(float32)" in result.message and "x (2, 3, 8, 8) float32" in result.message
+
+
+def test_the_starter_and_other_bad_solutions():
+    namespace = {}
+    exec(exercises.starter("conv2d_forward"), namespace)
+    result = exercises.check("conv2d_forward", namespace["conv2d_forward"], show=False)
+    assert not result.passed and result.error == "NotImplementedError"
+    assert "not implemented yet" in result.message
+    result = exercises.check("conv2d_forward", lambda x, weight: x, show=False)
+    assert not result.passed and _squeeze("cannot be called as conv2d_forward(x, weight, bias, stride=1, "
+                                          "padding=0)") in _squeeze(result.message)
+    ref = exercises.reference("softmax_cross_entropy")
+    result = exercises.check("softmax_cross_entropy", lambda s, y: ref(s, y)[0], show=False)
+    assert "expected 2 outputs (loss, dscores), got one value" in result.message
+    result = exercises.check("conv_output_size", lambda *a: None, show=False)
+    assert "output_size: expected an int, got None" in result.message
+
+
+def test_bad_calls_are_explained(monkeypatch):
+    with pytest.raises(UnknownExerciseError, match="Did you mean 'conv2d_forward'.*Known ids: linear_scores"):
+        exercises.check("conv2d_forwrd", print)
+    with pytest.raises(TypeError, match="expects your function"):
+        exercises.check("conv2d_forward", "def conv2d_forward(x): ...")
+    with pytest.raises(ValueError, match="lang must be one of"):
+        exercises.check("conv2d_forward", print, lang="de")
+    with pytest.raises(ValueError, match="seed must be"):
+        exercises.check("conv2d_forward", print, seed=-1)
+    with pytest.raises(ValueError, match="chapters with exercises: \\[1, 2, 3, 4\\]"):
+        exercises.list_exercises(9)
+    monkeypatch.setenv("DLBOOK_LANG", "zh")
+    assert "全部通过" in exercises.check("conv_output_size", exercises.reference("conv_output_size"),
+                                     show=False).message
+    monkeypatch.setenv("DLBOOK_LANG", "fr")
+    with pytest.raises(ValueError, match="DLBOOK_LANG='fr'"):
+        exercises.starter("conv_output_size")
+
+
+def test_check_prints_its_message(capsys):
+    result = exercises.check("conv_output_size", exercises.reference("conv_output_size"), lang="en")
+    assert capsys.readouterr().out.strip() == result.message
+    exercises.check("conv_output_size", exercises.reference("conv_output_size"), show=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_every_chapter_page_checks_its_exercises():
+    """The last section of each chapter page, in both languages, checks every exercise of the chapter."""
+    for lang in ("zh", "en"):
+        for chapter in (1, 2, 3, 4):
+            page = next(pages.BOOK.joinpath(lang).glob(f"0{chapter}_*.md"))
+            last = page.read_text(encoding="utf-8").rsplit("\n## ", 1)[1]
+            checked = set(re.findall(r'exercises\.check\(\s*"(\w+)"', last))
+            expected = {e.id for e in exercises.list_exercises(chapter)}
+            assert checked == expected, f"{page.name} ({lang}): checks {sorted(checked)}"
+
+
+# -- the command line -----------------------------------------------------------------------------
+GOOD = "def conv_output_size(size, kernel_size, stride=1, padding=0):\n" \
+       "    return (size + 2 * padding - kernel_size) // stride + 1\n"
+BAD = GOOD.replace(" + 1\n", "\n")
+
+
+def _dlbook(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "dlbook", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def test_cli_check_exits_0_on_pass_and_1_on_fail(tmp_path):
+    (tmp_path / "good.py").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "bad.py").write_text(BAD, encoding="utf-8")
+    good = _dlbook("check", "conv_output_size", str(tmp_path / "good.py"))
+    assert good.returncode == 0 and "all 20 cases passed" in good.stdout, good.stderr
+    bad = _dlbook("check", "conv_output_size", str(tmp_path / "bad.py"), "--lang", "zh")
+    assert bad.returncode == 1 and "要加 1" in bad.stdout, bad.stderr
+
+
+def test_cli_info_prints_the_versions():
+    import numpy
+    import platform
+    import sympy
+
+    out = _dlbook("info")
+    assert out.returncode == 0, out.stderr
+    for line in (f"dlbook: {dlbook.__version__}", f"python: {platform.python_version()}",
+                 f"numpy: {numpy.__version__}", f"torch: {torch.__version__}", f"sympy: {sympy.__version__}",
+                 "torch device: cpu" if not torch.cuda.is_available() else "torch device: cuda"):
+        assert line in out.stdout
+    for key in ("result cache:", "scikit-learn data:", "CJK font:"):
+        assert key in out.stdout
+
+
+def test_cli_in_process(tmp_path, capsys):
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(i in listed for i in IDS) and "2-D convolution" in listed
+    assert main(["list", "--chapter", "3", "--lang", "zh"]) == 0
+    assert "批归一化" in capsys.readouterr().out
+    assert main(["starter", "receptive_field_size"]) == 0
+    assert capsys.readouterr().out.startswith("def receptive_field_size(layers):")
+    assert main(["check", "conv_outputsize", str(tmp_path / "x.py")]) == 2
+    assert "Known ids:" in capsys.readouterr().err
+    assert main(["check", "conv_output_size", str(tmp_path / "missing.py")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "other.py").write_text("def conv_out(size, k):\n    return size\n", encoding="utf-8")
+    assert main(["check", "conv_output_size", str(tmp_path / "other.py")]) == 2
+    assert "defines no function conv_output_size(...); it defines: conv_out" in capsys.readouterr().err
+    (tmp_path / "broken.py").write_text("import numpy as np\n1 / 0\n", encoding="utf-8")
+    assert main(["check", "conv_output_size", str(tmp_path / "broken.py")]) == 1
+    assert "ZeroDivisionError" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["check", "conv_output_size"])
+    assert exit_.value.code == 2
