@@ -5,46 +5,15 @@ mechanism is tested in seconds, and checks that each edition is a site in its ow
 """
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from trimmed_book import build, trimmed_book
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
-TRIMMED_TOC = """format: jb-book
-root: book/index
-parts:
-  - caption: 中文
-    chapters:
-      - file: book/zh/00_preface
-  - caption: English
-    chapters:
-      - file: book/en/00_preface
-"""
 RAISING_CELL = "\n```{code-cell} ipython3\nraise RuntimeError('injected failure')\n```\n"
-
-
-def _trimmed_book(tmp_path: Path) -> Path:
-    book = tmp_path / "book_copy"
-    (book / "book" / "zh").mkdir(parents=True)
-    (book / "book" / "en").mkdir(parents=True)
-    shutil.copy(ROOT / "_config.yml", book)
-    shutil.copy(ROOT / "book" / "index.md", book / "book")
-    shutil.copytree(ROOT / "book" / "_ext", book / "book" / "_ext")  # the build's local Sphinx extension
-    for lang in ("zh", "en"):
-        shutil.copy(ROOT / "book" / lang / "00_preface.md", book / "book" / lang)
-    (book / "_toc.yml").write_text(TRIMMED_TOC, encoding="utf-8")
-    return book
-
-
-def _build(book: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DLBOOK_BOOK_ROOT": str(book)}
-    return subprocess.run(["bash", str(ROOT / "scripts" / "build-book.sh")], env=env,
-                          capture_output=True, text=True, timeout=900)
 
 
 def _search_terms(path: Path) -> dict:
@@ -67,8 +36,8 @@ def _assert_each_edition_in_its_language(site: Path) -> None:
 
 
 def test_build_command_fails_on_a_raising_cell_and_names_the_page(tmp_path):
-    book = _trimmed_book(tmp_path)
-    clean = _build(book)
+    book = trimmed_book(tmp_path)
+    clean = build(book)
     assert clean.returncode == 0, clean.stdout[-3000:] + clean.stderr[-3000:]
     assert (book / "_build" / "html" / "index.html").exists()  # the landing page
     _assert_each_edition_in_its_language(book / "_build" / "html")
@@ -76,7 +45,7 @@ def test_build_command_fails_on_a_raising_cell_and_names_the_page(tmp_path):
     page = book / "book" / "zh" / "00_preface.md"
     page.write_text(page.read_text(encoding="utf-8") + RAISING_CELL, encoding="utf-8")
     shutil.rmtree(book / "_build")
-    broken = _build(book)
+    broken = build(book)
     output = broken.stdout + broken.stderr
     assert broken.returncode != 0
     assert "book/zh/00_preface" in output and "injected failure" in output

@@ -17,21 +17,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from trimmed_book import build, trimmed_book
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK = ROOT / "scripts" / "browser_check.py"
 pytestmark = pytest.mark.slow
 
-TRIMMED_TOC = """format: jb-book
-root: book/index
-parts:
-  - caption: 中文
-    chapters:
-      - file: book/zh/00_preface
-  - caption: English
-    chapters:
-      - file: book/en/00_preface
-"""
 
 
 def _browser_available() -> bool:
@@ -64,18 +55,8 @@ def built(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    book = tmp_path_factory.mktemp("browser") / "book_copy"
-    (book / "book" / "zh").mkdir(parents=True)
-    (book / "book" / "en").mkdir(parents=True)
-    shutil.copy(ROOT / "_config.yml", book)
-    shutil.copy(ROOT / "book" / "index.md", book / "book")
-    shutil.copytree(ROOT / "book" / "_ext", book / "book" / "_ext")  # the build's local Sphinx extension
-    for lang in ("zh", "en"):
-        shutil.copy(ROOT / "book" / lang / "00_preface.md", book / "book" / lang)
-    (book / "_toc.yml").write_text(TRIMMED_TOC, encoding="utf-8")
-    env = {**os.environ, "DLBOOK_BOOK_ROOT": str(book)}
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "build-book.sh")], env=env, capture_output=True,
-                            text=True, timeout=900)
+    book = trimmed_book(tmp_path_factory.mktemp("browser"))
+    result = build(book)
     site = book / "_build" / "html"
     assert (site / "zh" / "00_preface.html").exists(), result.stdout[-3000:] + result.stderr[-3000:]
     return site, result
