@@ -6,6 +6,7 @@ import subprocess
 import warnings
 
 import matplotlib
+import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import font_manager
@@ -58,6 +59,33 @@ def setup(lang: str) -> str:
     })
     warnings.filterwarnings("error", message=r"Glyph .* missing from (current )?font")
     return font
+
+
+def figure(name: str, fig) -> None:
+    """Hand a finished figure to the page under ``name`` and close it.
+
+    In a book build MyST-NB's ``glue`` stores it, and the page places it with a numbered caption::
+
+        ```{glue:figure} name
+        :name: fig-name
+
+        Caption.
+        ```
+
+    Elsewhere (a notebook without myst_nb, a script) the figure is simply shown.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if not isinstance(fig, matplotlib.figure.Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    fig.canvas.draw()  # a missing CJK glyph raises here, in the cell that drew it
+    try:
+        from myst_nb import glue
+    except ImportError:
+        plt.show()
+        return
+    glue(name, fig, display=False)
+    plt.close(fig)
 
 
 def plot_curves(curves: dict[str, np.ndarray], xlabel: str, ylabel: str, ax=None, logy: bool = False, **style):

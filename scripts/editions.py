@@ -44,6 +44,8 @@ def base_config(root: Path) -> dict:
     local = config.get("sphinx", {}).get("local_extensions") or {}
     for name, folder in local.items():
         local[name] = str((root / folder).resolve())
+    # one bibliography for both editions, whose source folders are book/zh/ and book/en/
+    config["bibtex_bibfiles"] = [str((root / "book" / "references.bib").resolve())]
     return config
 
 

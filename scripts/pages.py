@@ -37,6 +37,21 @@ def code_cells(page: Path) -> list[str]:
     return cells
 
 
+def code_cell_tags(page: Path) -> list[list[str]]:
+    """The ``:tags: [...]`` of each ``{code-cell}``, in order (an empty list for a cell without)."""
+    tags = []
+    for body in _CELL.findall(Path(page).read_text(encoding="utf-8")):
+        found = []
+        for line in body.splitlines():
+            if not line.startswith(":"):
+                break
+            if line.startswith(":tags:"):
+                found = [t.strip().strip("'\"") for t in line.split(":", 2)[2].strip().strip("[]").split(",")
+                         if t.strip()]
+        tags.append(found)
+    return tags
+
+
 def heading_levels(page: Path) -> list[int]:
     """The level of each heading in order, ignoring anything inside fenced blocks."""
     text = _FENCE.sub("", Path(page).read_text(encoding="utf-8"))

@@ -69,3 +69,36 @@ def test_show_images_symmetric_colour_map_is_centred_on_zero():
     with pytest.raises(ValueError, match="ncols >= 1"):
         plotting.show_images(images, ncols=0)
     plt.close("all")
+
+
+def test_figure_glues_under_its_name_and_closes(monkeypatch):
+    import sys
+    import types
+
+    import matplotlib.pyplot as plt
+
+    from dlbook import plotting
+
+    glued = {}
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, obj, display=True: glued.update({name: (obj, display)})
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    plotting.figure("fig-line", fig)
+    assert glued == {"fig-line": (fig, False)}
+    assert not plt.fignum_exists(fig.number)
+
+
+def test_figure_rejects_what_is_not_a_figure():
+    import matplotlib.pyplot as plt
+    import pytest
+
+    from dlbook import plotting
+
+    fig, ax = plt.subplots()
+    with pytest.raises(TypeError, match="matplotlib Figure"):
+        plotting.figure("fig-axes", ax)
+    with pytest.raises(ValueError, match="non-empty string"):
+        plotting.figure("", fig)
+    plt.close(fig)
