@@ -19,11 +19,17 @@ OFFLINE_IMAGES = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "c
 
 @dataclass(frozen=True)
 class Split:
-    """A train/test split: ``X_*`` of shape (N, 64) or (N, 1, 8, 8), ``y_*`` int64 labels."""
+    """Training, validation and test sets: ``X_*`` of shape (N, 64) or (N, 1, 8, 8), ``y_*`` int64.
+
+    The book's one convention: the training set fits the weights, the validation set chooses
+    hyper-parameters, the test set is used once, at the end, for the number a page reports.
+    """
 
     X_train: np.ndarray
+    X_val: np.ndarray
     X_test: np.ndarray
     y_train: np.ndarray
+    y_val: np.ndarray
     y_test: np.ndarray
 
     @property
@@ -31,9 +37,13 @@ class Split:
         return int(max(self.y_train.max(), self.y_test.max()) + 1)
 
 
-def load_digits_split(test_size: float = 0.25, seed: int = 0, flatten: bool = True) -> Split:
+def load_digits_split(test_size: float = 0.25, seed: int = 0, flatten: bool = True,
+                      val_size: float = 0.0) -> Split:
     """scikit-learn's 1,797 handwritten 8×8 digits, pixels scaled to [0, 1], split stratified.
 
+    ``test_size`` and ``val_size`` are fractions of all 1,797 digits; the test set does not depend
+    on ``val_size`` (the validation set is carved out of the rest), so a page that adds a
+    validation set keeps its test set. ``val_size=0`` gives empty validation arrays.
     ``flatten=True`` gives X of shape (N, 64); ``flatten=False`` gives (N, 1, 8, 8) images.
     """
     from sklearn.datasets import load_digits
@@ -41,13 +51,20 @@ def load_digits_split(test_size: float = 0.25, seed: int = 0, flatten: bool = Tr
 
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size}")
+    if not 0 <= val_size < 1 - test_size:
+        raise ValueError(f"val_size must be a fraction in [0, 1 - test_size) = [0, {1 - test_size:g}), "
+                         f"got {val_size}")
     digits = load_digits()
     X = digits.images.astype(np.float64) / 16.0  # pixel values are 0..16
     X = X.reshape(len(X), 64) if flatten else X[:, None, :, :]
     y = digits.target.astype(np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(
+    X_rest, X_test, y_rest, y_test = train_test_split(
         X, y, test_size=test_size, random_state=seed, stratify=y)
-    return Split(X_train, X_test, y_train, y_test)
+    if val_size == 0:
+        return Split(X_rest, X_rest[:0], X_test, y_rest, y_rest[:0], y_test)
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=val_size / (1 - test_size), random_state=seed, stratify=y_rest)
+    return Split(X_train, X_val, X_test, y_train, y_val, y_test)
 
 
 def load_image(name: str, gray: bool = False) -> np.ndarray:

@@ -16,6 +16,21 @@ def test_digits_split_is_stratified_and_scaled():
     assert split.n_classes == 10
 
 
+def test_validation_set_is_carved_from_training_and_leaves_the_test_set_alone():
+    plain = load_digits_split(test_size=0.25, seed=0)
+    split = load_digits_split(test_size=0.25, seed=0, val_size=0.2)
+    assert len(plain.X_val) == 0 and len(plain.y_val) == 0
+    assert np.array_equal(split.X_test, plain.X_test) and np.array_equal(split.y_test, plain.y_test)
+    # 20% of 1,797 digits, rounded up by scikit-learn's split
+    assert len(split.y_val) == int(np.ceil(0.2 * 1797)) and len(split.y_train) + len(split.y_val) == len(plain.y_train)
+    # train and validation together are exactly the old training set
+    together = sorted(r.tobytes() for r in np.concatenate([split.X_train, split.X_val]))
+    assert together == sorted(r.tobytes() for r in plain.X_train)
+    val_freq = np.bincount(split.y_val) / len(split.y_val)
+    train_freq = np.bincount(split.y_train) / len(split.y_train)
+    assert np.abs(val_freq - train_freq).max() < 0.01  # stratified
+
+
 def test_digits_images_and_determinism():
     a, b = load_digits_split(flatten=False, seed=1), load_digits_split(flatten=False, seed=1)
     assert a.X_train.shape[1:] == (1, 8, 8)
@@ -54,6 +69,8 @@ def test_minibatches_cover_every_sample_once():
 def test_bad_input():
     with pytest.raises(ValueError, match="test_size"):
         load_digits_split(test_size=1.5)
+    with pytest.raises(ValueError, match=r"val_size must be a fraction in \[0, 1 - test_size\)"):
+        load_digits_split(test_size=0.25, val_size=0.75)
     with pytest.raises(ValueError, match="unknown or non-offline image"):
         load_image("lena")
     with pytest.raises(ValueError, match="same length"):
