@@ -17,6 +17,8 @@ only builds the pages the table of contents lists). Each page is checked for
   ``\\(``, ``\\[`` or ``$$``, MathJax reported no TeX error, every ``.math`` element holds a
   typeset formula, and a page whose HTML has math holds ``mjx-container`` elements;
 - images: every ``<img>`` has loaded (``naturalWidth > 0``);
+- figures and links within the page: every ``<figure>`` has a numbered caption, and every link to
+  an anchor of the page (``#...``: figure and section references, citations) finds its target;
 - the mirror link (chapter pages): ``a.mirror-link`` exists and its href resolves to the page
   with the same file name in the other edition, and that page exists; the landing page links to
   a page of each edition instead;
@@ -248,6 +250,18 @@ def short(text: str, server: SiteServer) -> str:
     return text.replace(server.base, "/")
 
 
+# Figures carry a number; links to anchors of the same page (numrefs, citations) find their target.
+FIGURES_JS = r"""
+const figures = Array.from(document.querySelectorAll('figure'));
+const unnumbered = figures.filter(f => !f.querySelector('.caption-number'))
+  .map(f => f.id || f.textContent.trim().slice(0, 60));
+const dangling = Array.from(document.querySelectorAll('a[href^="#"]'))
+  .map(a => decodeURIComponent(a.getAttribute('href').slice(1)))
+  .filter(id => id && !document.getElementById(id));
+return {count: figures.length, unnumbered: unnumbered, dangling: [...new Set(dangling)]};
+"""
+
+
 def check_page(driver, server: SiteServer, site: Path, page: Page) -> None:
     if not (site / page.path).is_file():
         page.problems.append("the page is missing from the site")
@@ -270,13 +284,17 @@ def check_page(driver, server: SiteServer, site: Path, page: Page) -> None:
     images = driver.execute_async_script(IMAGES_JS)
     for src in images["broken"]:
         page.problems.append(f"image not loaded: {src}")
+    figures = driver.execute_script(FIGURES_JS)
+    page.problems += [f"figure without a number: {name}" for name in figures["unnumbered"]]
+    page.problems += [f"link to a missing anchor: #{anchor}" for anchor in figures["dangling"]]
     if page.edition is None:
         check_landing_links(driver, server, site, page)
     else:
         check_mirror(driver, server, site, page)
     requests, bad_urls = request_problems(driver, server)
     page.problems[:0] = console_problems(driver, bad_urls, server) + requests
-    page.notes.append(f"{math['containers']} formulas, {images['count']} images")
+    page.notes.append(f"{math['containers']} formulas, {images['count']} images, "
+                      f"{figures['count']} figures")
 
 
 def site_file(url: str, server: SiteServer, site: Path) -> str | None:

@@ -59,6 +59,48 @@ def heading_levels(page: Path) -> list[int]:
     return [len(m.group(1)) for m in _HEADING.finditer(text)]
 
 
+#: fenced blocks whose body is prose (admonitions, figure captions, dropdowns); other fences are code
+_PROSE_FENCES = ("{note}", "{warning}", "{tip}", "{important}", "{admonition}", "{dropdown}",
+                 "{glue:figure}", "{figure}", "{hint}", "{seealso}", "{attention}", "{caution}")
+_OPENING_FENCE = re.compile(r"^(`{3,}|~{3,}|:{3,})(\S*)")
+
+
+def prose_sections(page: Path) -> list[str]:
+    """The prose of each section (text before the first heading, then one entry per heading), with
+    code, math, inline code, roles, HTML and link targets taken out. Admonitions and figure captions
+    count as prose; code cells, literal includes and the bibliography do not."""
+    text = re.sub(r"^---\n.*?\n---\n", "", Path(page).read_text(encoding="utf-8"), count=1, flags=re.S)
+    sections, current, fence = [], [], None
+    for line in text.splitlines():
+        opening = _OPENING_FENCE.match(line)
+        if fence is None and opening:
+            fence = (opening.group(1), opening.group(2) in _PROSE_FENCES)
+            continue
+        if fence is not None:
+            if line.strip() == fence[0]:
+                fence = None
+            elif fence[1] and not line.startswith(":"):
+                current.append(line)
+            continue
+        if _HEADING.match(line):
+            sections.append("\n".join(current))
+            current = [line.lstrip("#").strip()]
+            continue
+        current.append(line)
+    sections.append("\n".join(current))
+    return [_strip_markup(section) for section in sections]
+
+
+def _strip_markup(text: str) -> str:
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    text = re.sub(r"(?<!\\)\$[^$\n]+\$", " ", text)
+    text = re.sub(r"(\{[\w:-]+\})?`[^`]*`", " ", text)  # inline code and roles like {numref}`fig`
+    text = re.sub(r"<[^>\n]+>", " ", text)  # HTML tags (the mirror link's text stays out below)
+    text = re.sub(r"\]\([^)\s]*\)", "]", text)  # link targets
+    text = text.replace("English version", " ").replace("中文版", " ")
+    return text
+
+
 def as_script(page: Path) -> str:
     cells = code_cells(page)
     parts = ["import matplotlib\nmatplotlib.use('Agg')\n"]

@@ -126,6 +126,10 @@ FAULTS = {
                   "MathJax error: Double exponent"),
     "missing-image": ("en/00_preface.html", '<p><img src="missing.png" alt="a figure"></p>',
                       "image not loaded: missing.png"),
+    "unnumbered-figure": ("zh/00_preface.html", '<figure id="fig-bare"><p>no caption</p></figure>',
+                          "figure without a number: fig-bare"),
+    "dangling-reference": ("en/00_preface.html", '<p>See <a href="#fig-gone">Fig. 9</a>.</p>',
+                           "link to a missing anchor: #fig-gone"),
     "mirror-to-missing-page": ("zh/00_preface.html",
                                ('href="../en/00_preface.html">', 'href="../en/00_missing.html">'),
                                "mirror link '../en/00_missing.html' leads to en/00_missing.html, "
