@@ -1,4 +1,4 @@
-r"""The chain rule through a linear layer (section 三 of the notes).
+r"""The chain rule through a linear layer (section 3 of the notes).
 
 For $g(X) = h(Y)$ with $Y = WX + b$, $W$ n×m, $X$ m×p, $b$ n×p (or an n×1 column added to
 every column, as in a network), write $G = \partial h/\partial Y$ (n×p). Then

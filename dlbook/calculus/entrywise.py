@@ -1,4 +1,4 @@
-r"""Derivatives of a scalar function of a matrix, one entry at a time (section 一 of the notes).
+r"""Derivatives of a scalar function of a matrix, one entry at a time (section 1 of the notes).
 
 A matrix variable is an explicit grid of sympy symbols $x_{ij}$; a scalar function $f$
 of it is an ordinary sympy expression in those symbols. Then

@@ -1,4 +1,4 @@
-r"""Matrix-form gradients: $\partial f/\partial X$ as a matrix expression in $X$ (section 二 of the notes).
+r"""Matrix-form gradients: $\partial f/\partial X$ as a matrix expression in $X$ (section 2 of the notes).
 
 Variables are sympy ``MatrixSymbol``\ s, so a result such as $\partial\,\mathrm{tr}(AX)/\partial X = A^\top$
 holds for every size. sympy (1.14) differentiates a single trace or a 1×1 product well, but

@@ -243,7 +243,7 @@ def verify_gradient(f, wrt, grad=None, *, closed_form=None, values: dict | None 
     _compare(result, "finite differences", ours, numeric, rtol)
     autograd = _torch_gradient(point, f_e, flat).numpy().reshape(shape)
     _compare(result, "torch autograd", ours, autograd, exact_rtol)
-    if isinstance(wrt, sp.MatrixSymbol):  # the definition itself: section 一's entry-by-entry partials
+    if isinstance(wrt, sp.MatrixSymbol):  # the definition itself: section 1's entry-by-entry partials
         by_entries = point.numpy_fn(entrywise_gradient(f_e, point.wrt))(*flat)
         _compare(result, "entrywise sympy", ours, _as_matrix_value(by_entries, shape, "the entrywise gradient"),
                  exact_rtol)

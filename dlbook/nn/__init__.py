@@ -16,5 +16,6 @@ from .dropout import Dropout
 from .linear import Linear
 from .loss import CrossEntropyLoss, MSELoss, MultiMarginLoss
 from .naive_conv import naive_conv2d
-from .pooling import AvgPool2d, MaxPool2d
+from .normalization import LocalResponseNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .regularization import l2_penalty, l2_penalty_backward, weight_norm

@@ -16,6 +16,27 @@ import torch
 from .module import Module
 
 
+#: custom dlbook modules (a model's blocks, outside dlbook.nn) and their torch twins, both
+#: ways; filled by :func:`register_twin`
+_TORCH_TWINS: dict[type, type] = {}
+_DLBOOK_TWINS: dict[type, type] = {}
+
+
+def register_twin(layer_cls: type, torch_cls: type) -> None:
+    """Pair a custom dlbook module class with the torch class that mirrors it, so that
+    :func:`to_torch` and :func:`from_torch` handle it. The two take the same constructor
+    keywords (``layer_cls.torch_args``, stored as attributes of the same names) and build the
+    same children and parameter names: the twin is ``torch_cls(**layer.torch_config())``, the
+    way back ``layer_cls(**{arg: getattr(module, arg) for arg in layer_cls.torch_args})``,
+    and the weights go through ``state_dict``."""
+    if not (isinstance(layer_cls, type) and issubclass(layer_cls, Module)):
+        raise TypeError(f"register_twin expects a dlbook.nn.Module subclass, got {layer_cls!r}")
+    if not (isinstance(torch_cls, type) and issubclass(torch_cls, torch.nn.Module)):
+        raise TypeError(f"register_twin expects a torch.nn.Module subclass, got {torch_cls!r}")
+    _TORCH_TWINS[layer_cls] = torch_cls
+    _DLBOOK_TWINS[torch_cls] = layer_cls
+
+
 def _torch_dtype(dtype: np.dtype | None) -> torch.dtype:
     return torch.float64 if dtype == np.float64 else torch.float32
 
@@ -52,11 +73,14 @@ def _build_twin(layer: Module, memo: dict) -> torch.nn.Module:
         twin = torch.nn.Sequential(OrderedDict((key, _build_twin(child, memo)) for key, child in layer._modules.items()))
     elif name == "ModuleList":
         twin = torch.nn.ModuleList([_build_twin(child, memo) for child in layer])
+    elif type(layer) in _TORCH_TWINS:  # a registered custom module: its twin builds its children
+        twin = _TORCH_TWINS[type(layer)](**layer.torch_config())
     else:
         cls = getattr(torch.nn, name, None)
         if cls is None or not type(layer).__module__.startswith("dlbook.nn"):
             raise TypeError(f"{name} has no torch.nn twin of the same name: write the module in torch and "
-                            f"pass it as against_torch(..., twin=...)")
+                            f"pass it as against_torch(..., twin=...), or pair the two classes with "
+                            f"dlbook.nn.bridge.register_twin")
         config = {k: torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v
                   for k, v in layer.torch_config().items()}  # e.g. a loss's class weights
         twin = cls(**config)
@@ -97,7 +121,7 @@ def _build_from(module: torch.nn.Module, memo: dict) -> Module:
     if id(module) in memo:
         return memo[id(module)]
     name = type(module).__name__
-    cls = namespace.get(name)
+    cls = _DLBOOK_TWINS.get(type(module)) or namespace.get(name)
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise TypeError(f"dlbook.nn has no twin for torch.nn.{name}")
     if name == "Sequential":

@@ -1,4 +1,5 @@
-"""Pooling layers: ``MaxPool2d`` and ``AvgPool2d``. No parameters: a fixed reduction per window."""
+"""Pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``. No parameters:
+a fixed reduction per window."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import numpy as np
 from ..cnn_shapes import pair
 from .functional.conv import (pool_geometry, avg_pool2d_backward, avg_pool2d_forward,
                               max_pool2d_backward, max_pool2d_forward)
+from .functional.adaptive_pool import (adaptive_avg_pool2d_backward,
+                                       adaptive_avg_pool2d_forward, resolve_output_size)
 from .module import Module
 
 
@@ -93,3 +96,35 @@ class AvgPool2d(Module):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         cache, unbatched = self.saved_for_backward()
         return _unbatched(avg_pool2d_backward(_batched_dy(dy, unbatched), cache), unbatched)
+
+
+class AdaptiveAvgPool2d(Module):
+    """The mean of each of ``output_size`` bins, per channel:
+    (N, C, H, W) -> (N, C, H_out, W_out), like ``torch.nn.AdaptiveAvgPool2d``.
+
+    ``output_size``: an int, or an (h, w) pair whose None keeps that input size. The
+    bins follow from the input size with torch's edges, start = floor(i·H/H_out),
+    end = ceil((i+1)·H/H_out) (:mod:`dlbook.nn.functional.adaptive_pool`), so inputs
+    of any size give one output size: VGG and torchvision's AlexNet put one before
+    their classifier. ``output_size=1`` is global average pooling.
+    """
+
+    torch_args = ("output_size",)
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        resolve_output_size(output_size, (1, 1))  # validates
+        if isinstance(output_size, list):
+            output_size = tuple(output_size)
+        self.output_size = output_size
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: (N, C, H, W) or unbatched (C, H, W) -> the same rank, (H_out, W_out)."""
+        self._check_input(x, (3, 4), "(N, C, H, W) or (C, H, W)")
+        y, cache = adaptive_avg_pool2d_forward(x, self.output_size)
+        self.save_for_backward(cache)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy: like the output -> dx like the input."""
+        return adaptive_avg_pool2d_backward(dy, self.saved_for_backward())

@@ -14,3 +14,10 @@ from .conv import (avg_pool2d, avg_pool2d_backward, avg_pool2d_forward, conv2d, 
                    conv2d_forward, max_pool2d, max_pool2d_backward, max_pool2d_forward,
                    max_pool2d_with_indices)
 # -- end chapter 4 -------------------------------------------------------------------
+
+# -- functional forms of chapter 5 (issue 11) ---------------------------------------
+from .adaptive_pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
+                            adaptive_avg_pool2d_forward, adaptive_pool_bins)
+from .normalization import (local_response_norm, local_response_norm_backward,
+                            local_response_norm_forward)
+# -- end chapter 5 -------------------------------------------------------------------
