@@ -52,9 +52,9 @@ class History:
         """Training and validation curves of ``metric`` ("loss", "acc" or a tracked name) per epoch."""
         import matplotlib.pyplot as plt
 
-        words = {"zh": {"train": "训练", "val": "验证", "epoch": "轮次 (epoch)", "loss": "损失",
+        words = {"zh": {"train": "训练集", "val": "验证集", "epoch": "轮（epoch）", "loss": "损失",
                         "acc": "准确率"},
-                 "en": {"train": "training", "val": "validation", "epoch": "epoch", "loss": "loss",
+                 "en": {"train": "training set", "val": "validation set", "epoch": "epoch", "loss": "loss",
                         "acc": "accuracy"}}
         if lang not in words:
             raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")

@@ -349,8 +349,8 @@ WRONG = [
     ("conv_output_size", "missing_plus_one", lambda n, k, s=1, p=0: (n + 2 * p - k) // s, ("add 1", "要加 1")),
     ("conv_output_size", "true_division", lambda n, k, s=1, p=0: (n + 2 * p - k) / s + 1,
      ("floor division", "整除")),
-    ("receptive_field_size", "strides_ignored", _rf_without_strides, ("strides are ignored", "忽略了步长")),
-    ("receptive_field_size", "own_stride_counted", _rf_own_stride, ("own stride", "自己的步长")),
+    ("receptive_field_size", "strides_ignored", _rf_without_strides, ("strides are ignored", "忽略了步幅")),
+    ("receptive_field_size", "own_stride_counted", _rf_own_stride, ("own stride", "自己的步幅")),
 ]
 
 
@@ -542,11 +542,15 @@ def test_check_prints_its_message(capsys):
 
 
 def test_every_chapter_page_checks_its_exercises():
-    """The last section of each chapter page, in both languages, checks every exercise of the chapter."""
+    """The exercises section of each chapter page (the last one before the references), in both
+    languages, checks every exercise of the chapter."""
     for lang in ("zh", "en"):
         for chapter in (1, 2, 3, 4):
             page = next(pages.BOOK.joinpath(lang).glob(f"0{chapter}_*.md"))
-            last = page.read_text(encoding="utf-8").rsplit("\n## ", 1)[1]
+            sections = page.read_text(encoding="utf-8").split("\n## ")
+            if sections[-1].startswith(("参考文献", "References")):
+                sections.pop()
+            last = sections[-1]
             checked = set(re.findall(r'exercises\.check\(\s*"(\w+)"', last))
             expected = {e.id for e in exercises.list_exercises(chapter)}
             assert checked == expected, f"{page.name} ({lang}): checks {sorted(checked)}"
@@ -592,7 +596,7 @@ def test_cli_in_process(tmp_path, capsys):
     listed = capsys.readouterr().out
     assert all(i in listed for i in IDS) and "2-D convolution" in listed
     assert main(["list", "--chapter", "3", "--lang", "zh"]) == 0
-    assert "批归一化" in capsys.readouterr().out
+    assert "批量规范化" in capsys.readouterr().out
     assert main(["starter", "receptive_field_size"]) == 0
     assert capsys.readouterr().out.startswith("def receptive_field_size(layers):")
     assert main(["check", "conv_outputsize", str(tmp_path / "x.py")]) == 2

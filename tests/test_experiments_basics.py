@@ -9,8 +9,8 @@ from scipy import stats
 
 from dlbook import nn
 from dlbook.check import rel_error
-from dlbook.experiments.basics import (linear_classifier, nearest_class_mean_predict, train_linear_classifier,
-                                       train_on_digits)
+from dlbook.experiments.basics import (linear_classifier, nearest_class_mean_predict, sweep_digits,
+                                       train_linear_classifier, train_on_digits)
 from dlbook.train import History, evaluate
 
 
@@ -79,17 +79,37 @@ def test_training_is_deterministic_for_a_seed():
     assert not np.array_equal(weights[0], weights[2])  # the seed sets the batch order
 
 
-def test_train_on_digits_beats_nearest_mean_baseline():
-    result = train_on_digits(features="pixels", epochs=20)
+def test_train_on_digits_validates_on_the_validation_set_and_beats_the_baseline():
     from dlbook.data import load_digits_split
 
-    split = load_digits_split()
-    baseline = np.mean(nearest_class_mean_predict(split.X_train, split.y_train, split.X_test) == split.y_test)
-    assert result["test_acc"] > baseline > 0.5
+    result = train_on_digits(features="pixels", epochs=20)
+    split = load_digits_split(val_size=0.2)
     history = result["history"]
     assert isinstance(history, History) and len(history.train_loss) == len(history.val_loss) == 20
-    assert result["test_acc"] == history.val_acc[-1]  # the test split served as validation
+    model = linear_classifier(64, 10)
+    model.weight[...], model.bias[...] = result["weight"], result["bias"]
+    loss_fn = nn.CrossEntropyLoss()
+    # the curves are measured on the training and validation sets, not on the test set
+    assert evaluate(model, loss_fn, split.X_train, split.y_train)[1] == history.train_acc[-1]
+    assert evaluate(model, loss_fn, split.X_val, split.y_val) == (history.val_loss[-1], history.val_acc[-1])
+    assert result["val_acc"] == history.val_acc[-1]
+    assert result["test_acc"] == evaluate(model, loss_fn, split.X_test, split.y_test)[1]
+    baseline = np.mean(nearest_class_mean_predict(split.X_train, split.y_train, split.X_test) == split.y_test)
+    assert result["test_acc"] > baseline > 0.5
     assert result["weight"].shape == (10, 64) and result["bias"].shape == (10,) and result["n_features"] == 64
+
+
+def test_sweep_records_the_runs_train_on_digits_would_make():
+    sweep = sweep_digits([0.3, 1.0], [0.0, 1e-2], epochs=4)
+    assert list(sweep["lrs"]) == [0.3, 1.0] and list(sweep["weight_decays"]) == [0.0, 1e-2]
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        assert sweep[key].shape == (2, 2, 4)
+    # a shorter run with the same settings stops where the sweep measured that epoch
+    run = train_on_digits(epochs=3, lr=1.0, weight_decay=1e-2)
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        np.testing.assert_array_equal(getattr(run["history"], key), sweep[key][1, 1, :3])
+    assert not np.array_equal(sweep["val_loss"][0, 0], sweep["val_loss"][1, 0])  # lr matters
+    assert not np.array_equal(sweep["val_loss"][1, 0], sweep["val_loss"][1, 1])  # decay matters
 
 
 def test_nearest_class_mean_predicts_the_closest_mean():
@@ -112,3 +132,7 @@ def test_bad_input():
         nearest_class_mean_predict(np.zeros((2, 3)), np.array([0, 1]), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="one label per training row"):
         nearest_class_mean_predict(np.zeros((3, 2)), np.array([0, 1]), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="val_size must be > 0"):
+        train_on_digits(epochs=1, val_size=0.0)
+    with pytest.raises(ValueError, match="val_size must be > 0"):
+        sweep_digits([0.1], [0.0], epochs=1, val_size=0.0)

@@ -212,3 +212,107 @@ def test_an_optimizer_built_after_module_to_updates_the_model():
 def test_bad_arguments(make, error, message):
     with pytest.raises(error, match=message):
         make(_model())
+
+
+# -- learning-rate schedules ------------------------------------------------------------------
+SCHEDULES = [("StepLR", dict(step_size=3)), ("StepLR", dict(step_size=2, gamma=0.5)),
+             ("ExponentialLR", dict(gamma=0.9)), ("CosineAnnealingLR", dict(T_max=5)),
+             ("CosineAnnealingLR", dict(T_max=4, eta_min=0.01))]
+
+
+def _optimizers(named_groups=GROUPS):
+    model = _model()
+    twin = nn.to_torch(model)
+    return (optim.SGD(_groups(model, named_groups), lr=0.1, momentum=0.9),
+            torch.optim.SGD(_groups(twin, named_groups), lr=0.1, momentum=0.9))
+
+
+@pytest.mark.parametrize("name, kwargs", SCHEDULES, ids=str)
+def test_schedulers_match_torch_epoch_for_epoch(name, kwargs):
+    """The same learning rate in every group at every epoch, to the last bit (cosine past T_max
+    too, where it climbs back), and the same state_dict."""
+    ours_opt, theirs_opt = _optimizers()
+    ours = getattr(optim.lr_scheduler, name)(ours_opt, **kwargs)
+    theirs = getattr(torch.optim.lr_scheduler, name)(theirs_opt, **kwargs)
+    assert ours.get_last_lr() == theirs.get_last_lr() == [0.1, 0.5, 0.1]
+    for _ in range(13):
+        theirs_opt.step()  # torch wants the optimizer to step first
+        ours.step()
+        theirs.step()
+        assert ours.get_last_lr() == theirs.get_last_lr()
+        assert [g["lr"] for g in ours_opt.param_groups] == [g["lr"] for g in theirs_opt.param_groups]
+    assert ours.state_dict() == theirs.state_dict()
+    assert getattr(optim, name) is getattr(optim.lr_scheduler, name)
+
+
+def test_step_lr_decays_every_step_size_epochs():
+    opt, _ = _optimizers([{"params": ["0.weight"]}])
+    scheduler = optim.StepLR(opt, step_size=2, gamma=0.1)
+    lrs = [scheduler.get_last_lr()[0]]
+    for _ in range(5):
+        scheduler.step()
+        lrs.append(scheduler.get_last_lr()[0])
+    np.testing.assert_allclose(lrs, [0.1, 0.1, 0.01, 0.01, 1e-3, 1e-3], rtol=1e-14, atol=0)
+
+
+def test_cosine_reaches_eta_min_at_t_max():
+    opt, _ = _optimizers([{"params": ["0.weight"]}])
+    scheduler = optim.CosineAnnealingLR(opt, T_max=10, eta_min=0.001)
+    for _ in range(10):
+        scheduler.step()
+    assert scheduler.get_last_lr()[0] == pytest.approx(0.001, rel=1e-12)
+
+
+@pytest.mark.parametrize("name, kwargs", SCHEDULES[:4], ids=str)
+def test_a_schedule_resumes_from_its_state_dict_as_torch_does(name, kwargs):
+    """Save after 4 epochs, build a new scheduler with last_epoch=3 on an optimizer holding
+    initial_lr, load the state: the remaining epochs agree with an uninterrupted torch run,
+    and torch's state_dict loads into ours."""
+    ours_opt, theirs_opt = _optimizers()
+    theirs = getattr(torch.optim.lr_scheduler, name)(theirs_opt, **kwargs)
+    for _ in range(4):
+        theirs_opt.step()
+        theirs.step()
+    saved = theirs.state_dict()
+    for ours_group, theirs_group in zip(ours_opt.param_groups, theirs_opt.param_groups):
+        ours_group.update(lr=theirs_group["lr"], initial_lr=theirs_group["initial_lr"])
+    ours = getattr(optim.lr_scheduler, name)(ours_opt, last_epoch=3, **kwargs)
+    ours.load_state_dict(saved)
+    for group, lr in zip(ours_opt.param_groups, theirs.get_last_lr()):
+        group["lr"] = lr
+    for _ in range(6):
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+        assert ours.get_last_lr() == theirs.get_last_lr()
+
+
+def test_fit_steps_the_scheduler_once_per_epoch():
+    from dlbook.train import fit
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 5)), rng.integers(0, 3, 20)
+    model = _model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    scheduler = optim.StepLR(opt, step_size=2, gamma=0.5)
+    fit(model, nn.CrossEntropyLoss(), opt, X, y, epochs=5, batch_size=7, progress=False,
+        scheduler=scheduler)
+    assert scheduler.last_epoch == 5 and opt.param_groups[0]["lr"] == pytest.approx(0.025, rel=1e-15)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda o: optim.StepLR(o, step_size=0), ValueError, "step_size must be a positive int"),
+    (lambda o: optim.StepLR(o, step_size=2.5), ValueError, "step_size must be a positive int"),
+    (lambda o: optim.StepLR(o, step_size=2, gamma=0), ValueError, "gamma must be > 0"),
+    (lambda o: optim.ExponentialLR(o, gamma=-0.5), ValueError, "gamma must be > 0"),
+    (lambda o: optim.CosineAnnealingLR(o, T_max=0), ValueError, "T_max must be a positive int"),
+    (lambda o: optim.CosineAnnealingLR(o, T_max=5, eta_min=-1e-3), ValueError, "eta_min must be >= 0"),
+    (lambda o: optim.StepLR(o, step_size=2, last_epoch=-2), ValueError, "last_epoch must be an int >= -1"),
+    (lambda o: optim.StepLR(o, step_size=2, last_epoch=4), KeyError, "no 'initial_lr'"),
+    (lambda o: optim.StepLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), step_size=2),
+     TypeError, "torch.optim.lr_scheduler.StepLR"),
+])
+def test_scheduler_bad_arguments(make, error, message):
+    opt, _ = _optimizers()
+    with pytest.raises(error, match=message):
+        make(opt)

@@ -312,8 +312,8 @@ def test_evaluate_on_a_torch_model_counts_correct_predictions():
 
 # -- History.plot ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("lang, train_label, val_label, xlabel, ylabel", [
-    ("en", "training", "validation", "epoch", "loss"),
-    ("zh", "训练", "验证", "轮次 (epoch)", "损失"),
+    ("en", "training set", "validation set", "epoch", "loss"),
+    ("zh", "训练集", "验证集", "轮（epoch）", "损失"),
 ])
 def test_history_plot_draws_the_curves(lang, train_label, val_label, xlabel, ylabel):
     import matplotlib.pyplot as plt
@@ -337,7 +337,7 @@ def test_history_plot_other_curves_and_errors():
     history = History(train_acc=[0.5, 0.9], tracked={"weight_norm": [3.0, 2.0]})
     fig, ax = plt.subplots()
     assert history.plot("acc", ax=ax) is ax
-    assert [line.get_label() for line in ax.get_lines()] == ["training"]  # no validation curve to draw
+    assert [line.get_label() for line in ax.get_lines()] == ["training set"]  # no validation curve to draw
     assert ax.get_ylabel() == "accuracy"
     ax = history.plot("weight_norm", logy=True)
     np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [3.0, 2.0])

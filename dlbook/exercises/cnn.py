@@ -11,7 +11,7 @@ from .core import Case, Exercise, Slip
 
 CHAPTER = 4
 _SINGLE = {"en": "a single sample", "zh": "只有一个样本"}
-_STRIDE_GT_KERNEL = {"en": "stride larger than the kernel", "zh": "步长大于卷积核"}
+_STRIDE_GT_KERNEL = {"en": "stride larger than the kernel", "zh": "步幅大于卷积核"}
 _F32 = {"en": "float32", "zh": "float32"}
 
 
@@ -39,7 +39,7 @@ def _cases_conv2d_forward(rng):
         case((2, 2, 8, 6), (3, 2, 3, 3), 1, 0, note={"en": "a non-square image", "zh": "非正方形的图像"}),
         case((2, 3, 9, 9), (2, 3, 2, 2), 3, 0, note=_STRIDE_GT_KERNEL),
         case((2, 2, 5, 5), (3, 2, 1, 1), 2, 1, note={"en": "a 1x1 kernel, stride 2 with padding 1",
-                                                     "zh": "1x1 卷积核，步长 2，填充 1"}),
+                                                     "zh": "1x1 卷积核，步幅 2，填充 1"}),
         case((3, 4, 6, 6), (5, 4, 3, 3), 2, 2),
         case((1, 2, 6, 7), (3, 2, 2, 3), 1, 1, note={"en": "a non-square kernel (2 x 3)",
                                                      "zh": "非正方形的卷积核（2 x 3）"}),
@@ -49,7 +49,7 @@ def _cases_conv2d_forward(rng):
 
 CONV2D_FORWARD = Exercise(
     id="conv2d_forward", chapter=CHAPTER,
-    title={"en": "2-D convolution with stride and padding", "zh": "带步长和填充的二维卷积"},
+    title={"en": "2-D convolution with stride and padding", "zh": "带步幅和填充的二维卷积"},
     statement={
         "en": """Forward pass of a convolution layer, as torch.nn.functional.conv2d computes it
 (a cross-correlation: the kernel is not flipped). x (N, C, H, W); weight (F, C, kh, kw);
@@ -57,7 +57,7 @@ bias (F,); stride, padding: ints, the same for both axes (zero padding on every 
 Return y (N, F, H_out, W_out), H_out = (H + 2 padding - kh) // stride + 1, x's dtype.""",
         "zh": """卷积层的前向传播，与 torch.nn.functional.conv2d 的算法相同（互相关：卷积核不翻转）。
 x (N, C, H, W)；weight (F, C, kh, kw)；bias (F,)；stride、padding：整数，两个方向相同
-（四周补零）。返回 y (N, F, H_out, W_out)，H_out = (H + 2 padding - kh) // stride + 1，
+（四周填充 0）。返回 y (N, F, H_out, W_out)，H_out = (H + 2 padding - kh) // stride + 1，
 dtype 与 x 相同。"""},
     reference=reference_conv2d_forward, cases=_cases_conv2d_forward, outputs=("y",),
     slips=(
@@ -76,7 +76,7 @@ dtype 与 x 相同。"""},
              variants=(lambda x, weight, bias, stride=1, padding=0:
                        F.conv2d(x, weight, bias, stride, padding)[:, :, :-1, :-1],)),
         Slip("stride_ignored", {"en": "the stride is ignored: windows are `stride` pixels apart.",
-                                "zh": "忽略了步长：相邻窗口相隔 `stride` 个像素。"},
+                                "zh": "忽略了步幅：相邻窗口相隔 `stride` 个像素。"},
              variants=(lambda x, weight, bias, stride=1, padding=0: F.conv2d(x, weight, bias, 1, padding),)),
         Slip("window_start", {"en": "window (r, c) starts at row r * stride and column c * stride; "
                                     "yours start at (r, c).",
@@ -126,7 +126,7 @@ def _cases_max_pool2d_forward(rng):
                                        "zh": "只有一个样本；5 是奇数，最后一行一列不属于任何窗口"}),
         case((2, 2, 7, 7), 3, 2, note={"en": "overlapping windows", "zh": "窗口互相重叠"}),
         case((2, 1, 8, 8), 2, 3, note=_STRIDE_GT_KERNEL),
-        case((2, 2, 6, 5), 3, 1, note={"en": "a non-square image, stride 1", "zh": "非正方形的图像，步长 1"}),
+        case((2, 2, 6, 5), 3, 1, note={"en": "a non-square image, stride 1", "zh": "非正方形的图像，步幅 1"}),
         case((2, 3, 6, 6), 2, 2, negative=True, note={"en": "every value negative", "zh": "所有值都是负数"}),
         case((2, 3, 8, 8), 2, 2, dtype=np.float32, note=_F32),
     ]
@@ -154,7 +154,7 @@ x (N, C, H, W)；边长为 kernel_size 的正方形窗口，相隔 stride 个像
                                           "（或窗口中的第一个值）开始。"},
              variants=(lambda x, kernel_size=2, stride=2: np.maximum(F.max_pool2d(x, kernel_size, stride), 0),)),
         Slip("stride_ignored", {"en": "the stride is ignored: windows are `stride` pixels apart.",
-                                "zh": "忽略了步长：相邻窗口相隔 `stride` 个像素。"},
+                                "zh": "忽略了步幅：相邻窗口相隔 `stride` 个像素。"},
              variants=(lambda x, kernel_size=2, stride=2: F.max_pool2d(x, kernel_size, 1),)),
         Slip("window_start", {"en": "window (r, c) starts at row r * stride and column c * stride; "
                                     "yours start at (r, c).",
@@ -216,7 +216,7 @@ Return the output size as an int.""",
                                         "(size + 2 padding - kernel_size) // stride + 1。"},
              variants=(lambda size, k, s=1, p=0: (size + 2 * p - k) // s,)),
         Slip("padding_counted_once", {"en": "the padding is added on both ends: size + 2 padding.",
-                                      "zh": "两端都要补零：size + 2 padding。"},
+                                      "zh": "两端都要填充 0：size + 2 padding。"},
              variants=(lambda size, k, s=1, p=0: (size + p - k) // s + 1,)),
         Slip("rounded_up", {"en": "rounded up: a window that does not fit completely is not computed, so "
                                   "round down (//).",
@@ -287,12 +287,12 @@ pixels, along one axis, one unit of the last layer sees (an int; 1 for no layer)
         Slip("strides_ignored", {"en": "the strides are ignored: a layer's kernel spreads over "
                                        "(kernel_size - 1) times the product of the strides of the layers "
                                        "before it.",
-                                 "zh": "忽略了步长：一层的卷积核在输入上跨过 (kernel_size - 1) 乘以"
-                                       "它之前各层步长之积。"},
+                                 "zh": "忽略了步幅：一层的卷积核在输入上跨过 (kernel_size - 1) 乘以"
+                                       "它之前各层步幅之积。"},
              variants=(_rf_strides_ignored,)),
         Slip("own_stride_counted", {"en": "a layer's own stride is counted too: its kernel is spread by the "
                                           "strides of the layers before it only.",
-                                    "zh": "把这一层自己的步长也算进去了：它的卷积核只被之前各层的步长拉开。"},
+                                    "zh": "把这一层自己的步幅也算进去了：它的卷积核只被之前各层的步幅拉开。"},
              variants=(_rf_own_stride,)),
         Slip("kernel_not_minus_one", {"en": "each layer adds (kernel_size - 1) times the jump, not "
                                             "kernel_size times: a 3-wide kernel widens the field by 2.",

@@ -48,7 +48,7 @@ def _cases_batchnorm_forward(rng):
     return [
         case(8, 3),
         case(2, 4, note={"en": "two samples, the smallest batch BatchNorm can normalize",
-                         "zh": "两个样本，BatchNorm 能归一化的最小批量"}),
+                         "zh": "两个样本，BatchNorm 能规范化的最小批量"}),
         case(32, 10),
         case(16, 3, std=np.array([1.0, 3e-3, 1e-3]),
              note={"en": "features whose variance is close to eps", "zh": "方差接近 eps 的特征"}),
@@ -59,28 +59,28 @@ def _cases_batchnorm_forward(rng):
 
 BATCHNORM_FORWARD = Exercise(
     id="batchnorm_forward", chapter=CHAPTER,
-    title={"en": "Batch normalization, training mode", "zh": "批归一化（训练模式）"},
+    title={"en": "Batch normalization, training mode", "zh": "批量规范化（训练模式）"},
     statement={
         "en": """BatchNorm1d's forward pass in training mode. x (N, D): N samples of D features;
 gamma, beta (D,). Normalize every feature with the batch's mean and (biased) variance,
 x_hat = (x - mean) / sqrt(var + eps), then return y = gamma * x_hat + beta, x's shape
 and dtype.""",
         "zh": """训练模式下 BatchNorm1d 的前向传播。x (N, D)：N 个样本，每个 D 个特征；gamma、beta (D,)。
-用这一批的均值和（有偏）方差归一化每个特征，x_hat = (x - mean) / sqrt(var + eps)，
+用这一批的均值和（有偏）方差规范化每个特征，x_hat = (x - mean) / sqrt(var + eps)，
 再返回 y = gamma * x_hat + beta，形状与 dtype 同 x。"""},
     reference=reference_batchnorm_forward, cases=_cases_batchnorm_forward, outputs=("y",),
     slips=(
         Slip("unbiased_variance", {"en": "the unbiased variance (divided by N - 1): in training, BatchNorm "
                                          "normalizes with the biased variance, divided by N "
                                          "(np.var's default; torch.var's default is unbiased).",
-                                   "zh": "用了无偏方差（除以 N - 1）：训练时 BatchNorm 用有偏方差归一化，除以 N"
+                                   "zh": "用了无偏方差（除以 N - 1）：训练时 BatchNorm 用有偏方差规范化，除以 N"
                                          "（np.var 的默认值；torch.var 默认是无偏的）。"},
              variants=(_bn_unbiased,)),
         Slip("normalized_per_sample", {"en": "the wrong axis: you normalized each sample over its features "
                                              "(that is LayerNorm). BatchNorm normalizes each feature over "
                                              "the batch, axis 0.",
-                                       "zh": "轴错了：你把每个样本在它的特征上归一化（那是 LayerNorm）。"
-                                             "BatchNorm 把每个特征在整批上归一化，axis=0。"},
+                                       "zh": "轴错了：你把每个样本在它的特征上规范化（那是 LayerNorm）。"
+                                             "BatchNorm 把每个特征在整批上规范化，axis=0。"},
              variants=(_bn_per_sample,)),
         Slip("eps_outside_sqrt", {"en": "eps belongs inside the square root: sqrt(var + eps), not "
                                         "sqrt(var) + eps.",
@@ -130,7 +130,7 @@ DROPOUT_FORWARD = Exercise(
 p: the probability of dropping a unit; mask: bool, x's shape, True = keep (drawn for
 you). Zero the dropped units and scale the kept ones so that the expectation stays x.
 For p = 1 every unit is dropped: return zeros. Keep x's dtype.""",
-        "zh": """训练模式下 Dropout 的前向传播，与 torch 一样采用"反向缩放"（inverted）。x：任意形状；
+        "zh": """训练模式下 Dropout 的前向传播，与 torch 一样采用“反向缩放”（inverted）。x：任意形状；
 p：丢弃一个单元的概率；mask：与 x 同形的布尔数组，True 表示保留（已经替你抽好）。
 把丢弃的单元置零，并缩放保留的单元，使期望仍等于 x。p = 1 时全部丢弃：返回全零。
 dtype 与 x 相同。"""},
