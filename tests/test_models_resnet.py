@@ -185,7 +185,9 @@ def test_the_paper_v1_puts_the_stride_on_the_first_1x1():
                                     dict(block="bottleneck", layers=(1, 2), widths=(4, 8),
                                          stride_on="1x1", preact=True),
                                     dict(block="basic", layers=(1, 1, 1), stem="cifar",
-                                         widths=(2, 4, 8), shortcut="A")])
+                                         widths=(2, 4, 8), shortcut="A"),
+                                    dict(block="basic", layers=(2, 1), widths=(4, 8),
+                                         plain=True)])
 def test_numpy_network_has_the_torch_twins_modules(config):
     numpy_model, torch_model = ResNet(**config), R.ResNetTorch(**config)
 
@@ -262,6 +264,10 @@ BLOCK_CASES = [
     (PreActBasicBlock, (4, 4, 1, "B")), (PreActBasicBlock, (2, 4, 2, "A")),
     (PreActBasicBlock, (2, 4, 2, "B")),
     (PreActBottleneck, (4, 8, 2, "B", "1x1")), (PreActBottleneck, (4, 8, 1, "A")),
+    # plain blocks (no addition): where the shape changes and where it stays
+    (BasicBlock, (2, 4, 2, "A", True)), (BasicBlock, (4, 4, 1, "A", True)),
+    (Bottleneck, (4, 8, 2, "A", "1x1", True)), (PreActBasicBlock, (2, 4, 2, "A", True)),
+    (PreActBottleneck, (8, 8, 1, "B", "3x3", True)),
 ]
 CASE_IDS = [f"{cls.__name__}{args}" for cls, args in BLOCK_CASES]
 
@@ -328,6 +334,9 @@ NETWORKS = {
     "cifar n=1, 1×8×8": (lambda: cifar_resnet(1, 10, 1, dtype=np.float64, seed=0), (4, 1, 8, 8)),
     "cifar n=1 pre-activation": (lambda: cifar_resnet(1, 10, 1, preact=True, dtype=np.float64,
                                                       seed=1), (4, 1, 8, 8)),
+    "cifar n=1 plain": (
+        lambda: cifar_resnet(1, 10, 1, plain=True, dtype=np.float64, seed=4),
+        (4, 1, 8, 8)),
     "imagenet stem, bottleneck v1.5": (lambda: ResNet("bottleneck", (1, 1), 5, 3, widths=(4, 8),
                                                       dtype=np.float64, seed=2), (2, 3, 16, 16)),
     "imagenet stem, bottleneck v1, option A": (
@@ -383,6 +392,116 @@ def test_seeds():
     assert abs(w.std().item() / (2 / (512 * 9)) ** 0.5 - 1) < 0.01
 
 
+# -- plain networks (no shortcuts) -----------------------------------------------------
+@pytest.mark.parametrize("n", [1, 3])
+def test_plain_cifar_net_has_the_residual_nets_layers_parameters_and_initial_weights(n):
+    """Option A's shortcuts have no parameters: dropping them removes nothing but the
+    additions. Same seed, same initial weights: a comparison is of architectures."""
+    plain = cifar_resnet(n, 10, 1, plain=True, seed=5)
+    residual = cifar_resnet(n, 10, 1, seed=5)
+    assert plain.plain and not residual.plain
+    assert plain.parameter_count() == residual.parameter_count()
+    assert plain.parameter_count() == cifar_count(n, channels=1)
+    ours, theirs = plain.state_dict(), residual.state_dict()
+    assert list(ours) == list(theirs)
+    for k in ours:
+        np.testing.assert_array_equal(ours[k], theirs[k], err_msg=k)
+    assert all(b.plain and b.downsample is None for _, b in blocks_of(plain))
+    zero_pads = [b for _, b in blocks_of(residual)
+                 if isinstance(b.downsample, ZeroPadShortcut)]
+    assert len(zero_pads) == 2
+    twin = cifar_resnet_torch(n, 10, 1, plain=True, seed=5, device="cpu")
+    assert twin.plain and count(twin) == cifar_count(n, channels=1)
+    weighted = [m for m in twin.modules()
+                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(weighted) == 6 * n + 2
+    assert not any(isinstance(m, R.ZeroPadShortcutTorch) for m in twin.modules())
+    for k, v in ours.items():
+        np.testing.assert_array_equal(v, twin.state_dict()[k].numpy(), err_msg=k)
+
+
+def block_by_hand(block, x, add_shortcut: bool):
+    """A torch BasicBlock's output from its layers: relu(F(x) [+ shortcut(x)])."""
+    out = block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x)))))
+    if add_shortcut:
+        out = out + (x if block.downsample is None else block.downsample(x))
+    return torch.relu(out)
+
+
+def network_by_hand(model, x, add_shortcut: bool):
+    x = model.relu(model.bn1(model.conv1(x)))
+    for stage in model.stages():
+        for block in stage:
+            x = block_by_hand(block, x, add_shortcut)
+    return model.fc(torch.flatten(model.avgpool(x), 1))
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_plain_forward_is_the_residual_forward_without_the_shortcuts(train):
+    """With the same weights, the plain network computes the residual network's layers
+    with every addition left out; the same hand-written forward with the additions gives
+    the residual network's output (so the comparison can tell the two apart)."""
+    residual = randomize_batchnorm(cifar_resnet(2, 10, 1, dtype=np.float64, seed=6))
+    plain = cifar_resnet(2, 10, 1, plain=True, dtype=np.float64, seed=0)
+    plain.load_state_dict(residual.state_dict())
+    residual_t, plain_t = nn.to_torch(residual), nn.to_torch(plain)
+    x = torch.tensor(np.random.default_rng(7).standard_normal((5, 1, 8, 8)))
+    for m in (residual_t, plain_t):
+        m.train(train)
+    with torch.no_grad():
+        y_plain, y_residual = plain_t(x), residual_t(x)
+        by_hand_plain = network_by_hand(residual_t, x, add_shortcut=False)
+        by_hand_residual = network_by_hand(residual_t, x, add_shortcut=True)
+    torch.testing.assert_close(y_plain, by_hand_plain, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(y_residual, by_hand_residual, rtol=1e-12, atol=1e-12)
+    assert (y_plain - y_residual).abs().max() > 1e-3  # the shortcuts change the output
+    # and the NumPy networks agree with their twins
+    plain.train(train)
+    np.testing.assert_allclose(plain(x.numpy()), y_plain.numpy(), rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_plain_block_backward_has_no_shortcut_gradient():
+    """dx of a plain block is the gradient through its layers alone, as the residual
+    block's dx minus the identity shortcut's share relu'(sum) * dy."""
+    x = np.random.default_rng(8).standard_normal((3, 4, 5, 5))
+    residual = make_block(BasicBlock, (4, 4, 1, "A"), seed=2)
+    plain = BasicBlock(4, 4, 1, "A", True, dtype=np.float64)
+    plain.load_state_dict(residual.state_dict())
+    y = residual(x)
+    dy = np.random.default_rng(9).standard_normal(y.shape)
+    d_sum = dy * (y > 0)  # through the ReLU after the addition
+    dx_residual = residual.backward(dy)
+    # the plain block's output differs, so compare through its own ReLU mask
+    xt = torch.tensor(x, requires_grad=True)
+    twin = nn.to_torch(residual)
+    branch = twin.bn2(twin.conv2(twin.relu(twin.bn1(twin.conv1(xt)))))
+    (torch.tensor(d_sum) * branch).sum().backward()
+    np.testing.assert_allclose(dx_residual - d_sum, xt.grad.numpy(), rtol=1e-10,
+                               atol=1e-12)
+    y_plain = plain(x)
+    dx_plain = plain.backward(dy)
+    xt.grad = None
+    branch = twin.bn2(twin.conv2(twin.relu(twin.bn1(twin.conv1(xt)))))
+    (torch.tensor(dy * (y_plain > 0)) * branch).sum().backward()
+    np.testing.assert_allclose(dx_plain, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_plain_networks_convert_both_ways_and_plain_34_lacks_only_the_projections():
+    twin = nn.to_torch(cifar_resnet(1, 10, 1, plain=True))
+    assert twin.plain and all(b.plain for stage in twin.stages() for b in stage)
+    back = nn.from_torch(twin)
+    assert isinstance(back, ResNet) and back.plain
+    assert all(b.plain for _, b in blocks_of(back))
+    # the paper's plain-34 (Table 2): ResNet-34 without its three 1×1 projections + BN
+    projections = sum(c * 2 * c + 2 * 2 * c for c in (64, 128, 256))
+    plain_34 = count(meta_resnet(34, plain=True))
+    assert plain_34 == PUBLISHED[34] - projections == 21_623_848
+    with torch.device("meta"):
+        plain_18 = imagenet_resnet_torch(18, plain=True, device="meta")
+    assert count(plain_18) == PUBLISHED[18] - projections
+
+
 # -- bad inputs ---------------------------------------------------------------------------
 def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match=r"unknown ResNet depth 20.*\[18, 34, 50, 101, 152\]"):
@@ -407,6 +526,12 @@ def test_bad_inputs_raise_clear_errors():
         ResNet(stem="tiny")
     with pytest.raises(ValueError, match="n must be a positive int"):
         cifar_resnet(0)
+    with pytest.raises(ValueError, match="plain must be True or False, got 'yes'"):
+        cifar_resnet(1, plain="yes")
+    with pytest.raises(ValueError, match="BasicBlock: plain must be True or False"):
+        R.BasicBlockTorch(4, 4, 1, "A", plain=1)
+    with pytest.raises(ValueError, match="unknown shortcut option 'D'"):
+        BasicBlock(4, 4, 1, "D", plain=True)  # a plain block still checks the option
     x = np.zeros((1, 3, 5, 5))
     with pytest.raises(ValueError, match=r"BasicBlock\(4 -> 8, stride 2\) expects input of "
                                          r"shape \(N, 4, H, W\), got \(1, 3, 5, 5\)"):

@@ -15,6 +15,10 @@ F, and the shortcut carries x (and, in the backward pass, the gradient) past the
 * Networks: :class:`ResNet` stacks stages of blocks. :func:`imagenet_resnet` builds
   the ImageNet depths 18/34/50/101/152, :func:`cifar_resnet` the 6n+2-layer networks of
   the paper's section 4.2 (3×3 stem, stages of 16-32-64 channels, option A).
+* Plain networks: ``plain=True`` (blocks, :class:`ResNet` and the builders) keeps every
+  layer and drops the addition, ``y = F(x)``: the paper's plain baselines, which
+  degrade with depth where the residual networks do not. With option A the two have
+  exactly the same parameters.
 
 Every class exists twice with the same constructor arguments, children and parameter
 names (torchvision's: ``conv1``, ``bn1``, ``layer1.0.downsample.0.weight``, ``fc``): the
@@ -78,7 +82,11 @@ def shortcut_kind(in_channels: int, out_channels: int, stride: int,
     return "zero_pad"
 
 
-def _block_args(who: str, in_channels, out_channels, stride, shortcut, expansion: int):
+def _block_args(who: str, in_channels, out_channels, stride, shortcut, expansion: int,
+                plain: bool = False):
+    """The checked arguments and the shortcut kind (None, always, for a plain block)."""
+    if not isinstance(plain, (bool, np.bool_)):
+        raise ValueError(f"{who}: plain must be True or False, got {plain!r}")
     in_channels = _positive_int(who, "in_channels", in_channels)
     out_channels = _positive_int(who, "out_channels", out_channels)
     stride = _positive_int(who, "stride", stride)
@@ -86,6 +94,9 @@ def _block_args(who: str, in_channels, out_channels, stride, shortcut, expansion
         raise ValueError(f"{who}: out_channels must be a multiple of {expansion} "
                          f"(the inner width is out_channels/{expansion}), got "
                          f"{out_channels}")
+    if plain:  # no addition, so no shortcut to build; the option is still checked
+        shortcut_kind(1, 1, 1, shortcut)
+        return in_channels, out_channels, stride, None
     return in_channels, out_channels, stride, shortcut_kind(in_channels, out_channels,
                                                              stride, shortcut)
 
@@ -123,7 +134,7 @@ def stage_plan(layers, widths, expansion: int, stem_width: int) -> list[list[tup
 
 
 def _check_network(block, layers, widths, stem, shortcut, stride_on, in_channels,
-                   num_classes) -> tuple[tuple[int, ...], tuple[int, ...]]:
+                   num_classes, plain=False) -> tuple[tuple[int, ...], tuple[int, ...]]:
     if block not in EXPANSION:
         raise ValueError(f"ResNet: block must be 'basic' or 'bottleneck', got "
                          f"{block!r}")
@@ -141,6 +152,8 @@ def _check_network(block, layers, widths, stem, shortcut, stride_on, in_channels
         raise ValueError(f"ResNet: stem must be 'imagenet' (7×7 stride 2 + 3×3 "
                          f"max-pool) or 'cifar' (3×3 stride 1), got {stem!r}")
     shortcut_kind(1, 1, 1, shortcut)  # validates the option
+    if not isinstance(plain, (bool, np.bool_)):
+        raise ValueError(f"ResNet: plain must be True or False, got {plain!r}")
     _check_stride_on("ResNet", stride_on)
     _positive_int("ResNet", "in_channels", in_channels)
     _positive_int("ResNet", "num_classes", num_classes)
@@ -210,17 +223,21 @@ def _shortcut(kind, in_channels, out_channels, stride, dtype, rng, *, bn: bool =
 
 
 class _Residual(nn.Module):
-    """What the NumPy blocks share: argument checks, input checks, the saved shape."""
+    """What the NumPy blocks share: argument checks, input checks, the saved shape.
 
-    torch_args = ("in_channels", "out_channels", "stride", "shortcut")
+    ``plain=True`` makes the block of a plain network: the same layers, no shortcut and
+    no addition (``downsample`` is None).
+    """
+
+    torch_args = ("in_channels", "out_channels", "stride", "shortcut", "plain")
     expansion = 1
 
-    def _setup(self, in_channels, out_channels, stride, shortcut):
+    def _setup(self, in_channels, out_channels, stride, shortcut, plain=False):
         who = type(self).__name__
         in_channels, out_channels, stride, kind = _block_args(
-            who, in_channels, out_channels, stride, shortcut, self.expansion)
+            who, in_channels, out_channels, stride, shortcut, self.expansion, plain)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.stride, self.shortcut = stride, shortcut
+        self.stride, self.shortcut, self.plain = stride, shortcut, bool(plain)
         return kind
 
     def _begin(self, x) -> None:
@@ -240,12 +257,14 @@ class BasicBlock(_Residual):
 
     (N, in_channels, H, W) -> (N, out_channels, H/stride, W/stride); ``conv1`` carries
     the stride. ``downsample`` is the shortcut module (None for the identity).
+    ``plain=True``: relu(bn2(conv2(relu(bn1(conv1(x)))))), no shortcut.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str = "B", *, dtype=None, seed=None) -> None:
+                 shortcut: str = "B", plain: bool = False, *, dtype=None,
+                 seed=None) -> None:
         super().__init__()
-        kind = self._setup(in_channels, out_channels, stride, shortcut)
+        kind = self._setup(in_channels, out_channels, stride, shortcut, plain)
         rng = as_generator(seed)
         c_in, c_out = self.in_channels, self.out_channels
         self.conv1 = nn.Conv2d(c_in, c_out, 3, self.stride, 1, bias=False, dtype=dtype,
@@ -258,16 +277,19 @@ class BasicBlock(_Residual):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._begin(x)
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self._end(self.relu(out + identity))
+        if not self.plain:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self._end(self.relu(out))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         d_sum = self.relu.backward(self._dy(dy))  # through the ReLU after the addition
         # the addition hands d_sum unchanged to both paths; x collects the sum of both
         d = self.conv2.backward(self.bn2.backward(d_sum))
         d_residual = self.conv1.backward(self.bn1.backward(self.relu.backward(d)))
+        if self.plain:
+            return d_residual
         if self.downsample is None:
             return d_residual + d_sum
         return d_residual + self.downsample.backward(d_sum)
@@ -280,14 +302,15 @@ class Bottleneck(_Residual):
     puts it on ``conv1`` (the paper, "v1"). Same parameters either way.
     """
 
-    torch_args = ("in_channels", "out_channels", "stride", "shortcut", "stride_on")
+    torch_args = ("in_channels", "out_channels", "stride", "shortcut", "stride_on",
+                  "plain")
     expansion = 4
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str = "B", stride_on: str = "3x3", *, dtype=None,
-                 seed=None) -> None:
+                 shortcut: str = "B", stride_on: str = "3x3", plain: bool = False, *,
+                 dtype=None, seed=None) -> None:
         super().__init__()
-        kind = self._setup(in_channels, out_channels, stride, shortcut)
+        kind = self._setup(in_channels, out_channels, stride, shortcut, plain)
         _check_stride_on(type(self).__name__, stride_on)
         self.stride_on = stride_on
         rng = as_generator(seed)
@@ -305,17 +328,20 @@ class Bottleneck(_Residual):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._begin(x)
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self._end(self.relu(out + identity))
+        if not self.plain:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self._end(self.relu(out))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         d_sum = self.relu.backward(self._dy(dy))
         d = self.conv3.backward(self.bn3.backward(d_sum))
         d = self.conv2.backward(self.bn2.backward(self.relu.backward(d)))
         d_residual = self.conv1.backward(self.bn1.backward(self.relu.backward(d)))
+        if self.plain:
+            return d_residual
         if self.downsample is None:
             return d_residual + d_sum
         return d_residual + self.downsample.backward(d_sum)
@@ -327,12 +353,14 @@ class PreActBasicBlock(_Residual):
     Nothing follows the addition, so the identity path from block to block is clean. A
     shortcut that changes the shape (a projection is a bare 1×1 conv here) reads the
     pre-activated input relu(bn1(x)), as in the authors' code; the identity reads x.
+    ``plain=True`` drops the addition (and the shortcut).
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str = "B", *, dtype=None, seed=None) -> None:
+                 shortcut: str = "B", plain: bool = False, *, dtype=None,
+                 seed=None) -> None:
         super().__init__()
-        kind = self._setup(in_channels, out_channels, stride, shortcut)
+        kind = self._setup(in_channels, out_channels, stride, shortcut, plain)
         rng = as_generator(seed)
         c_in, c_out = self.in_channels, self.out_channels
         self.bn1 = nn.BatchNorm2d(c_in, dtype=dtype)
@@ -347,9 +375,10 @@ class PreActBasicBlock(_Residual):
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._begin(x)
         p = self.relu(self.bn1(x))
-        identity = x if self.downsample is None else self.downsample(p)
         out = self.conv2(self.relu(self.bn2(self.conv1(p))))
-        return self._end(out + identity)
+        if not self.plain:
+            out = out + (x if self.downsample is None else self.downsample(p))
+        return self._end(out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dy = self._dy(dy)
@@ -359,7 +388,9 @@ class PreActBasicBlock(_Residual):
             # this shortcut left after the pre-activation: its gradient joins there
             d_p = d_p + self.downsample.backward(dy)
         dx = self.bn1.backward(self.relu.backward(d_p))
-        return dx if self.downsample is not None else dx + dy  # + the identity's share
+        if self.plain or self.downsample is not None:
+            return dx
+        return dx + dy  # + the identity's share
 
 
 class PreActBottleneck(_Residual):
@@ -369,14 +400,15 @@ class PreActBottleneck(_Residual):
     :class:`PreActBasicBlock`.
     """
 
-    torch_args = ("in_channels", "out_channels", "stride", "shortcut", "stride_on")
+    torch_args = ("in_channels", "out_channels", "stride", "shortcut", "stride_on",
+                  "plain")
     expansion = 4
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str = "B", stride_on: str = "3x3", *, dtype=None,
-                 seed=None) -> None:
+                 shortcut: str = "B", stride_on: str = "3x3", plain: bool = False, *,
+                 dtype=None, seed=None) -> None:
         super().__init__()
-        kind = self._setup(in_channels, out_channels, stride, shortcut)
+        kind = self._setup(in_channels, out_channels, stride, shortcut, plain)
         _check_stride_on(type(self).__name__, stride_on)
         self.stride_on = stride_on
         rng = as_generator(seed)
@@ -396,11 +428,12 @@ class PreActBottleneck(_Residual):
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._begin(x)
         p = self.relu(self.bn1(x))
-        identity = x if self.downsample is None else self.downsample(p)
         out = self.conv1(p)
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
-        return self._end(out + identity)
+        if not self.plain:
+            out = out + (x if self.downsample is None else self.downsample(p))
+        return self._end(out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dy = self._dy(dy)
@@ -410,7 +443,9 @@ class PreActBottleneck(_Residual):
         if self.downsample is not None:
             d_p = d_p + self.downsample.backward(dy)
         dx = self.bn1.backward(self.relu.backward(d_p))
-        return dx if self.downsample is not None else dx + dy
+        if self.plain or self.downsample is not None:
+            return dx
+        return dx + dy
 
 
 BLOCKS = {("basic", False): BasicBlock, ("bottleneck", False): Bottleneck,
@@ -434,6 +469,7 @@ class ResNet(nn.Module):
     stride_on : ``"3x3"`` or ``"1x1"``, see :class:`Bottleneck`
     preact : pre-activation blocks; the stem then has no BN-ReLU, and a final BN-ReLU
         (``bn_final``) follows the last stage
+    plain : the plain network of the same layers: no block adds a shortcut
     dtype : float32 (default) or float64.  seed : None, int or numpy Generator.
 
     Input (N, in_channels, H, W); output (N, num_classes) scores. Convolutions start as
@@ -441,18 +477,19 @@ class ResNet(nn.Module):
     """
 
     torch_args = ("block", "layers", "num_classes", "in_channels", "widths", "stem",
-                  "shortcut", "stride_on", "preact")
+                  "shortcut", "stride_on", "preact", "plain")
 
     def __init__(self, block: str = "basic", layers=(2, 2, 2, 2),
                  num_classes: int = 1000, in_channels: int = 3, *,
                  widths=(64, 128, 256, 512), stem: str = "imagenet",
                  shortcut: str = "B", stride_on: str = "3x3", preact: bool = False,
-                 dtype=None, seed=0) -> None:
+                 plain: bool = False, dtype=None, seed=0) -> None:
         super().__init__()
         self.layers, self.widths = _check_network(block, layers, widths, stem, shortcut,
-                                                  stride_on, in_channels, num_classes)
+                                                  stride_on, in_channels, num_classes,
+                                                  plain)
         self.block, self.stem, self.shortcut = block, stem, shortcut
-        self.stride_on, self.preact = stride_on, bool(preact)
+        self.stride_on, self.preact, self.plain = stride_on, bool(preact), bool(plain)
         self.num_classes, self.in_channels = int(num_classes), int(in_channels)
         rng = as_generator(seed)
         stem_width = self.widths[0]
@@ -471,7 +508,8 @@ class ResNet(nn.Module):
         plan = stage_plan(self.layers, self.widths, EXPANSION[block], stem_width)
         for i, stage in enumerate(plan):
             setattr(self, f"layer{i + 1}", nn.Sequential(*[
-                cls(c_in, c_out, s, shortcut, **extra, dtype=dtype, seed=rng)
+                cls(c_in, c_out, s, shortcut, plain=self.plain, **extra, dtype=dtype,
+                    seed=rng)
                 for c_in, c_out, s in stage]))
         features = plan[-1][-1][1]
         if self.preact:
@@ -528,32 +566,36 @@ def _depth(depth) -> tuple[str, tuple[int, ...]]:
 
 def imagenet_resnet(depth: int = 18, num_classes: int = 1000, in_channels: int = 3,
                     *, shortcut: str = "B", stride_on: str = "3x3",
-                    preact: bool = False, dtype=None, seed=0) -> ResNet:
+                    preact: bool = False, plain: bool = False, dtype=None,
+                    seed=0) -> ResNet:
     """The NumPy ResNet-18/34/50/101/152 of the paper's Table 1 (input e.g.
-    (N, 3, 224, 224)).
+    (N, 3, 224, 224)); ``plain=True``: the plain network of the same layers.
 
     Slow in NumPy at ImageNet size; see :func:`imagenet_resnet_torch` for training.
     """
     block, layers = _depth(depth)
     return ResNet(block, layers, num_classes, in_channels, shortcut=shortcut,
-                  stride_on=stride_on, preact=preact, dtype=dtype, seed=seed)
+                  stride_on=stride_on, preact=preact, plain=plain, dtype=dtype,
+                  seed=seed)
 
 
 def cifar_resnet(n: int = 3, num_classes: int = 10, in_channels: int = 3, *,
-                 shortcut: str = "A", preact: bool = False, dtype=None,
-                 seed=0) -> ResNet:
+                 shortcut: str = "A", preact: bool = False, plain: bool = False,
+                 dtype=None, seed=0) -> ResNet:
     """The paper's CIFAR-10 network (section 4.2): 6n+2 weighted layers.
 
     3×3 conv (16 channels), then three stages of n basic blocks at 16, 32 and 64
     channels (the map halves, by a stride-2 conv, at the second and third), global
     average pooling and ``fc``. n=3 gives ResNet-20, n=9 ResNet-56, n=18 ResNet-110.
     Shortcut option A by default, as in the paper. Any image size that survives two
-    halvings works (8×8 digits: 8 -> 4 -> 2).
+    halvings works (8×8 digits: 8 -> 4 -> 2). ``plain=True`` gives the paper's plain
+    6n+2-layer baseline: the same layers and, with option A, the same parameters (and,
+    for the same seed, the same initial weights), without the additions.
     """
     n = _positive_int("cifar_resnet", "n", n)
     return ResNet("basic", (n, n, n), num_classes, in_channels, widths=(16, 32, 64),
-                  stem="cifar", shortcut=shortcut, preact=preact, dtype=dtype,
-                  seed=seed)
+                  stem="cifar", shortcut=shortcut, preact=preact, plain=plain,
+                  dtype=dtype, seed=seed)
 
 
 # -- torch twins ----------------------------------------------------------------------
@@ -589,22 +631,31 @@ def _shortcut_torch(kind, in_channels, out_channels, stride, *, bn: bool = True)
 class _ResidualTorch(tnn.Module):
     expansion = 1
 
-    def _setup(self, in_channels, out_channels, stride, shortcut):
+    def _setup(self, in_channels, out_channels, stride, shortcut, plain=False):
         name = type(self).__name__.removesuffix("Torch")
         in_channels, out_channels, stride, kind = _block_args(
-            name, in_channels, out_channels, stride, shortcut, self.expansion)
+            name, in_channels, out_channels, stride, shortcut, self.expansion, plain)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.stride, self.shortcut = stride, shortcut
+        self.stride, self.shortcut, self.plain = stride, shortcut, bool(plain)
         return kind
+
+    def _add_shortcut(self, out, x, p=None):
+        """out + the shortcut of x (of p, the pre-activated x, for a projection or
+        zero-padding in a pre-activation block); out alone in a plain block."""
+        if self.plain:
+            return out
+        if self.downsample is None:
+            return out + x
+        return out + self.downsample(x if p is None else p)
 
 
 class BasicBlockTorch(_ResidualTorch):
     """Torch twin of :class:`BasicBlock`."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str = "B") -> None:
+                 shortcut: str = "B", plain: bool = False) -> None:
         super().__init__()
-        kind = self._setup(in_channels, out_channels, stride, shortcut)
+        kind = self._setup(in_channels, out_channels, stride, shortcut, plain)
         c_in, c_out = self.in_channels, self.out_channels
         self.conv1 = tnn.Conv2d(c_in, c_out, 3, self.stride, 1, bias=False)
         self.bn1 = tnn.BatchNorm2d(c_out)
@@ -615,10 +666,9 @@ class BasicBlockTorch(_ResidualTorch):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _block_input(self, x)
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        return self.relu(self._add_shortcut(out, x))
 
 
 class BottleneckTorch(_ResidualTorch):
@@ -627,9 +677,10 @@ class BottleneckTorch(_ResidualTorch):
     expansion = 4
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str = "B", stride_on: str = "3x3") -> None:
+                 shortcut: str = "B", stride_on: str = "3x3",
+                 plain: bool = False) -> None:
         super().__init__()
-        kind = self._setup(in_channels, out_channels, stride, shortcut)
+        kind = self._setup(in_channels, out_channels, stride, shortcut, plain)
         _check_stride_on("Bottleneck", stride_on)
         self.stride_on = stride_on
         c_in, c_out, width = self.in_channels, self.out_channels, self.out_channels // 4
@@ -645,20 +696,19 @@ class BottleneckTorch(_ResidualTorch):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _block_input(self, x)
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        return self.relu(self._add_shortcut(out, x))
 
 
 class PreActBasicBlockTorch(_ResidualTorch):
     """Torch twin of :class:`PreActBasicBlock`."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str = "B") -> None:
+                 shortcut: str = "B", plain: bool = False) -> None:
         super().__init__()
-        kind = self._setup(in_channels, out_channels, stride, shortcut)
+        kind = self._setup(in_channels, out_channels, stride, shortcut, plain)
         c_in, c_out = self.in_channels, self.out_channels
         self.bn1 = tnn.BatchNorm2d(c_in)
         self.relu = tnn.ReLU()
@@ -670,9 +720,8 @@ class PreActBasicBlockTorch(_ResidualTorch):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _block_input(self, x)
         p = self.relu(self.bn1(x))
-        identity = x if self.downsample is None else self.downsample(p)
         out = self.conv2(self.relu(self.bn2(self.conv1(p))))
-        return out + identity
+        return self._add_shortcut(out, x, p)
 
 
 class PreActBottleneckTorch(_ResidualTorch):
@@ -681,9 +730,10 @@ class PreActBottleneckTorch(_ResidualTorch):
     expansion = 4
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str = "B", stride_on: str = "3x3") -> None:
+                 shortcut: str = "B", stride_on: str = "3x3",
+                 plain: bool = False) -> None:
         super().__init__()
-        kind = self._setup(in_channels, out_channels, stride, shortcut)
+        kind = self._setup(in_channels, out_channels, stride, shortcut, plain)
         _check_stride_on("PreActBottleneck", stride_on)
         self.stride_on = stride_on
         c_in, c_out, width = self.in_channels, self.out_channels, self.out_channels // 4
@@ -700,11 +750,10 @@ class PreActBottleneckTorch(_ResidualTorch):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _block_input(self, x)
         p = self.relu(self.bn1(x))
-        identity = x if self.downsample is None else self.downsample(p)
         out = self.conv1(p)
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
-        return out + identity
+        return self._add_shortcut(out, x, p)
 
 
 BLOCKS_TORCH = {("basic", False): BasicBlockTorch,
@@ -720,12 +769,13 @@ class ResNetTorch(tnn.Module):
                  num_classes: int = 1000, in_channels: int = 3, *,
                  widths=(64, 128, 256, 512), stem: str = "imagenet",
                  shortcut: str = "B", stride_on: str = "3x3",
-                 preact: bool = False) -> None:
+                 preact: bool = False, plain: bool = False) -> None:
         super().__init__()
         self.layers, self.widths = _check_network(block, layers, widths, stem, shortcut,
-                                                  stride_on, in_channels, num_classes)
+                                                  stride_on, in_channels, num_classes,
+                                                  plain)
         self.block, self.stem, self.shortcut = block, stem, shortcut
-        self.stride_on, self.preact = stride_on, bool(preact)
+        self.stride_on, self.preact, self.plain = stride_on, bool(preact), bool(plain)
         self.num_classes, self.in_channels = int(num_classes), int(in_channels)
         stem_width = self.widths[0]
         if stem == "imagenet":
@@ -741,7 +791,8 @@ class ResNetTorch(tnn.Module):
         plan = stage_plan(self.layers, self.widths, EXPANSION[block], stem_width)
         for i, stage in enumerate(plan):
             setattr(self, f"layer{i + 1}", tnn.Sequential(*[
-                cls(c_in, c_out, s, shortcut, **extra) for c_in, c_out, s in stage]))
+                cls(c_in, c_out, s, shortcut, plain=self.plain, **extra)
+                for c_in, c_out, s in stage]))
         features = plan[-1][-1][1]
         if self.preact:
             self.bn_final = tnn.BatchNorm2d(features)
@@ -771,8 +822,8 @@ class ResNetTorch(tnn.Module):
 
 def imagenet_resnet_torch(depth: int = 18, num_classes: int = 1000,
                           in_channels: int = 3, *, shortcut: str = "B",
-                          stride_on: str = "3x3", preact: bool = False, seed=0,
-                          device=None) -> ResNetTorch:
+                          stride_on: str = "3x3", preact: bool = False,
+                          plain: bool = False, seed=0, device=None) -> ResNetTorch:
     """ResNet-18/34/50/101/152 in torch, on ``device`` (default
     :func:`dlbook.devices.best_device`), initialized from torch's generator seeded with
     ``seed`` (the global one is left as it was).
@@ -793,17 +844,17 @@ def imagenet_resnet_torch(depth: int = 18, num_classes: int = 1000,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = ResNetTorch(block, layers, num_classes, in_channels, shortcut=shortcut,
-                            stride_on=stride_on, preact=preact)
+                            stride_on=stride_on, preact=preact, plain=plain)
     return model.to(resolve_device(device))
 
 
 def cifar_resnet_torch(n: int = 3, num_classes: int = 10, in_channels: int = 3, *,
-                       shortcut: str = "A", preact: bool = False, seed=0,
-                       device=None) -> ResNetTorch:
+                       shortcut: str = "A", preact: bool = False, plain: bool = False,
+                       seed=0, device=None) -> ResNetTorch:
     """:func:`cifar_resnet` in torch, with the same initial weights for the same seed
     (the NumPy network converted by :func:`dlbook.nn.to_torch`), on ``device``."""
     model = cifar_resnet(n, num_classes, in_channels, shortcut=shortcut, preact=preact,
-                         seed=seed)
+                         plain=plain, seed=seed)
     return nn.to_torch(model, device=resolve_device(device))
 
 

@@ -1,17 +1,21 @@
 r"""Convolution and pooling on (N, C, H, W) arrays, forward and backward, in NumPy.
 
-Each operation comes as ``op(...)`` (forward only, the signature of ``torch.nn.functional``),
-``op_forward(...) -> (y, cache)`` and ``op_backward(dy, cache)``: the cache holds exactly
-what the backward pass reuses (for a convolution, the im2col matrix of the input).
+Each operation comes as ``op(...)`` (forward only, the signature of
+``torch.nn.functional``), ``op_forward(...) -> (y, cache)`` and
+``op_backward(dy, cache)``: the cache holds exactly what the backward pass reuses (for a
+convolution, the input, whose im2col matrix the backward pass rebuilds).
 
 Convolution, as torch computes it (a cross-correlation; no kernel flip), for output
 channel $f$ in group $g$:
 
-$$y_{n f r c} = b_f + \sum_{c' \in g} \sum_{i,j} W_{f, c', i, j}\; x^{\text{pad}}_{n, c', r s_h + i d_h, c s_w + j d_w}$$
+$$y_{n f r c} = b_f + \sum_{c' \in g} \sum_{i,j} W_{f, c', i, j}\;
+  x^{\text{pad}}_{n, c', r s_h + i d_h, c s_w + j d_w}$$
 
-With the input as a matrix of windows ``cols`` (see :mod:`dlbook.nn.im2col`), the forward
-pass is $Y = W_\text{mat}\,\text{cols}$, and the backward pass is two more products:
-$dW_\text{mat} = dY\,\text{cols}^\top$, $d\text{cols} = W_\text{mat}^\top dY$ (then ``col2im``).
+With the input as a matrix of windows ``cols`` (see :mod:`dlbook.nn.im2col`), the
+forward pass is $Y = W_\text{mat}\,\text{cols}$, and the backward pass is two more
+products: $dW_\text{mat} = dY\,\text{cols}^\top$, $d\text{cols} = W_\text{mat}^\top dY$
+(then ``col2im``). Both passes go through the batch a block of images at a time
+(:func:`image_blocks`); a 1×1 convolution needs no im2col at all (:func:`is_pointwise`).
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 def _check_images(x, who: str) -> np.ndarray:
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{who} expects a numpy.ndarray of shape (N, C, H, W), got {type(x).__name__}")
+        raise TypeError(f"{who} expects a numpy.ndarray of shape (N, C, H, W), "
+                        f"got {type(x).__name__}")
     if x.ndim != 4:
-        raise ValueError(f"{who} expects input of shape (N, C, H, W), got shape {x.shape}")
+        raise ValueError(f"{who} expects input of shape (N, C, H, W), "
+                         f"got shape {x.shape}")
     if x.dtype not in _FLOATS:
         raise TypeError(f"{who} expects float32 or float64 input, got {x.dtype}")
     return x
@@ -47,22 +53,55 @@ def _positive_pair(value, name: str, who: str) -> tuple[int, int]:
     return a, b
 
 
-# -- convolution -------------------------------------------------------------------------------
+# -- convolution -----------------------------------------------------------------------
+#: Images go through im2col a block at a time, as many as make a matrix of about this
+#: many bytes: the products then read it while it is still in the CPU's cache, and no
+#: temporary is so large that the allocator maps fresh pages from the operating system
+#: on every call.
+BLOCK_BYTES = 2 ** 21
+
+
 @dataclass
 class ConvCache:
-    """What :func:`conv2d_backward` needs: the input's im2col matrix, the weight and the geometry."""
+    """What :func:`conv2d_backward` needs: the input (not a copy), weight and geometry.
 
-    cols: np.ndarray          # (C·kh·kw, N·H_out·W_out)
+    The backward pass rebuilds the input's im2col matrix, a block of images at a time,
+    rather than keeping the whole matrix (k_h·k_w times the input's size) alive between
+    the passes.
+    """
+
+    x: np.ndarray             # (N, C, H, W)
     weight: np.ndarray        # (F, C/groups, kh, kw)
-    x_shape: tuple[int, int, int, int]
     out_hw: tuple[int, int]
     geometry: WindowGeometry
     groups: int
     has_bias: bool
 
 
-def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride=1,
-                   padding=0, dilation=1, groups: int = 1) -> tuple[np.ndarray, ConvCache]:
+def is_pointwise(geometry: WindowGeometry) -> bool:
+    """A 1×1 kernel, stride 1, no padding: each window is one pixel, so the convolution
+    is one matrix product per image, ``W (F, C) @ x[n] (C, H·W)``: no im2col needed."""
+    return (geometry.kernel == (1, 1) and geometry.stride == (1, 1)
+            and geometry.padding == ((0, 0), (0, 0)))
+
+
+def image_blocks(x: np.ndarray, geometry: WindowGeometry, out_hw: tuple[int, int]):
+    """Consecutive blocks of x's images with their im2col matrices (~BLOCK_BYTES each).
+
+    Yields (images, cols): ``images`` a slice of the batch axis, ``cols`` of shape
+    (C·kh·kw, nb·H_out·W_out) for the nb images in it.
+    """
+    n, c = x.shape[:2]
+    per_image = c * geometry.kernel[0] * geometry.kernel[1] * out_hw[0] * out_hw[1]
+    nb = max(1, BLOCK_BYTES // max(1, per_image * x.itemsize))
+    for start in range(0, n, nb):
+        images = slice(start, min(start + nb, n))
+        yield images, im2col(x[images], geometry)[0]
+
+
+def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
+                   stride=1, padding=0, dilation=1,
+                   groups: int = 1) -> tuple[np.ndarray, ConvCache]:
     """2-D convolution (cross-correlation) with zero padding.
 
     Parameters
@@ -78,6 +117,9 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
     -------
     y : (N, F, H_out, W_out), x's dtype
     cache : :class:`ConvCache`
+
+    Per block of images (see :func:`image_blocks`), ``y = W_mat @ cols``; a 1×1
+    convolution with stride 1 and no padding skips im2col (see :func:`is_pointwise`).
     """
     who = "conv2d"
     _check_images(x, who)
@@ -85,57 +127,84 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
         raise ValueError(f"{who} expects weight of shape (F, C/groups, kh, kw), got "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
     if bias is not None and not isinstance(bias, np.ndarray):
-        raise TypeError(f"{who} expects bias as a numpy.ndarray of shape (F,) or None, got {type(bias).__name__}")
+        raise TypeError(f"{who} expects bias as a numpy.ndarray of shape (F,) or None, "
+                        f"got {type(bias).__name__}")
     if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):
-        raise TypeError(f"{who}: input, weight and bias must share one dtype, got {x.dtype}, {weight.dtype}"
+        raise TypeError(f"{who}: input, weight and bias must share one dtype, got "
+                        f"{x.dtype}, {weight.dtype}"
                         f"{'' if bias is None else ', ' + str(bias.dtype)}")
     if not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
     f, cg, kh, kw = weight.shape
     n, c, h, w = x.shape
     if c != cg * groups or f % groups:
-        raise ValueError(f"{who}: weight of shape {weight.shape} with groups={groups} expects "
-                         f"{cg * groups} input channels and out channels divisible by {groups}; "
-                         f"got input of shape {x.shape}")
+        raise ValueError(f"{who}: weight of shape {weight.shape} with groups={groups} "
+                         f"expects {cg * groups} input channels and out channels "
+                         f"divisible by {groups}; got input of shape {x.shape}")
     if bias is not None and bias.shape != (f,):
         raise ValueError(f"{who}: bias must have shape ({f},), got {bias.shape}")
-    stride, dilation = _positive_pair(stride, "stride", who), _positive_pair(dilation, "dilation", who)
-    geometry = WindowGeometry((kh, kw), stride, resolve_padding(padding, (kh, kw), stride, dilation), dilation)
-    cols, out_hw = im2col(x, geometry)
-    y = np.matmul(weight.reshape(groups, f // groups, cg * kh * kw),
-                  cols.reshape(groups, cg * kh * kw, cols.shape[1])).reshape(f, n, *out_hw)
-    if bias is not None:
-        y += bias[:, None, None, None]
-    cache = ConvCache(cols, weight, (n, c, h, w), out_hw, geometry, int(groups), bias is not None)
-    return np.ascontiguousarray(y.transpose(1, 0, 2, 3)), cache
+    stride = _positive_pair(stride, "stride", who)
+    dilation = _positive_pair(dilation, "dilation", who)
+    padding = resolve_padding(padding, (kh, kw), stride, dilation)
+    geometry = WindowGeometry((kh, kw), stride, padding, dilation)
+    out_hw = geometry.output_hw(h, w)
+    g = int(groups)
+    w_mat = weight.reshape(g, f // g, cg * kh * kw)
+    cache = ConvCache(x, weight, out_hw, geometry, g, bias is not None)
+    if is_pointwise(geometry):                  # y[n] = W_mat @ x[n], group by group
+        y = np.matmul(w_mat, x.reshape(n, g, cg, h * w)).reshape(n, f, h, w)
+        if bias is not None:
+            y += bias[:, None, None]
+        return y, cache
+    out = np.empty((n, f) + out_hw, dtype=x.dtype)
+    for images, cols in image_blocks(x, geometry, out_hw):  # cols: (C·kh·kw, nb·Ho·Wo)
+        y = np.matmul(w_mat, cols.reshape(g, cg * kh * kw, -1)).reshape(f, -1, *out_hw)
+        if bias is not None:
+            y += bias[:, None, None, None]
+        out[images] = y.transpose(1, 0, 2, 3)               # (F, nb, ..) -> (nb, F, ..)
+    return out, cache
 
 
-def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride=1, padding=0,
-           dilation=1, groups: int = 1) -> np.ndarray:
-    """Forward pass only; arguments and shapes as :func:`conv2d_forward` (and ``F.conv2d``)."""
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride=1,
+           padding=0, dilation=1, groups: int = 1) -> np.ndarray:
+    """Forward pass only; arguments and shapes as :func:`conv2d_forward` (F.conv2d)."""
     return conv2d_forward(x, weight, bias, stride, padding, dilation, groups)[0]
 
 
-def conv2d_backward(dy: np.ndarray, cache: ConvCache) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def conv2d_backward(dy: np.ndarray, cache: ConvCache
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients of a convolution.
 
-    dy : (N, F, H_out, W_out) -> (dx (N, C, H, W), dweight (F, C/groups, kh, kw), dbias (F,) or None).
+    dy : (N, F, H_out, W_out) -> (dx (N, C, H, W), dweight (F, C/groups, kh, kw),
+    dbias (F,) or None).
     """
-    weight, g = cache.weight, cache.groups
+    weight, g, geometry = cache.weight, cache.groups, cache.geometry
     f, cg, kh, kw = weight.shape
-    n = cache.x_shape[0]
+    n, c, h, w = cache.x.shape
     expected = (n, f) + tuple(cache.out_hw)
     if not isinstance(dy, np.ndarray) or dy.shape != expected:
-        raise ValueError(f"conv2d_backward expects dy of shape {expected}, got {getattr(dy, 'shape', type(dy).__name__)}")
+        raise ValueError(f"conv2d_backward expects dy of shape {expected}, "
+                         f"got {getattr(dy, 'shape', type(dy).__name__)}")
     k = cg * kh * kw
-    dy_mat = dy.transpose(1, 0, 2, 3).reshape(g, f // g, -1)            # (G, F/G, N·Ho·Wo)
-    cols = cache.cols.reshape(g, k, -1)                                  # (G, C/G·kh·kw, N·Ho·Wo)
     w_mat = weight.reshape(g, f // g, k)
-    dweight = np.matmul(dy_mat, cols.transpose(0, 2, 1)).reshape(weight.shape)
-    dcols = np.matmul(w_mat.transpose(0, 2, 1), dy_mat).reshape(g * k, -1)
-    dx = col2im(dcols, cache.x_shape, cache.geometry)
+    dtype = np.result_type(dy, weight)
+    if is_pointwise(geometry):          # per image: dW += dY[n] X[n]ᵀ, dX[n] = Wᵀ dY[n]
+        x = cache.x.reshape(n, g, cg, h * w)
+        dy_4 = dy.reshape(n, g, f // g, h * w)
+        dweight = np.zeros(w_mat.shape, dtype)
+        for image in range(n):          # one image at a time: no (N, F, C) temporary
+            dweight += np.matmul(dy_4[image], x[image].transpose(0, 2, 1))
+        dx = np.matmul(w_mat.transpose(0, 2, 1), dy_4).reshape(n, c, h, w)
+    else:
+        dweight, dx = np.zeros(w_mat.shape, dtype), np.empty((n, c, h, w), dtype)
+        for images, cols in image_blocks(cache.x, geometry, cache.out_hw):
+            dy_mat = dy[images].transpose(1, 0, 2, 3).reshape(g, f // g, -1)
+            cols = cols.reshape(g, k, -1)       # (G, k, nb·Ho·Wo); dy_mat (G, F/G, ...)
+            dweight += np.matmul(dy_mat, cols.transpose(0, 2, 1))
+            dcols = np.matmul(w_mat.transpose(0, 2, 1), dy_mat).reshape(g * k, -1)
+            dx[images] = col2im(dcols, cache.x[images].shape, geometry)
     dbias = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
-    return dx, dweight, dbias
+    return dx, dweight.reshape(weight.shape), dbias
 
 
 # -- pooling -----------------------------------------------------------------------------------
