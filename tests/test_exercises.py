@@ -8,9 +8,11 @@ it was handed its own variant.
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +95,33 @@ def _seen_pixels(layers):
     return max(seen) - min(seen) + 1
 
 
+def _torch_stack_cost(n_layers, channels, kernel_size):
+    """The field followed back pixel by pixel; the weights of torch's layers (on the
+    meta device: counted, never allocated)."""
+    layers = [torch.nn.Conv2d(channels, channels, kernel_size, bias=False,
+                              device="meta") for _ in range(n_layers)]
+    weights = sum(p.numel() for layer in layers for p in layer.parameters())
+    return _seen_pixels([(kernel_size, 1)] * n_layers), weights
+
+
+def _exact_output_size(size, kernel_size, stride, padding):
+    value = Fraction(size + 2 * padding - kernel_size, stride) + 1
+    return float(value), value.denominator == 1
+
+
+def _torch_bins(in_size, out_size):
+    """torch's bins read off its pooling of one-hot pixels: pixel c is in bin i where
+    output i of the one-hot c is not zero."""
+    eye = torch.eye(in_size, dtype=torch.float64)[None]       # (1, in, in)
+    pooled = tF.adaptive_avg_pool1d(eye, out_size)[0]         # (in pixels, out bins)
+    bins = []
+    for i in range(out_size):
+        inside = torch.nonzero(pooled[:, i]).flatten().tolist()
+        assert inside == list(range(inside[0], inside[-1] + 1))  # a bin is contiguous
+        bins.append((inside[0], inside[-1] + 1))
+    return bins
+
+
 INDEPENDENT = {
     "linear_scores": lambda X, W, b: tF.linear(T(X), T(W), T(b)).numpy(),
     "softmax_cross_entropy": _torch_ce,
@@ -112,6 +141,12 @@ INDEPENDENT = {
     "max_pool2d_forward": lambda x, kernel_size, stride: tF.max_pool2d(T(x), kernel_size, stride).numpy(),
     "conv_output_size": _windows,
     "receptive_field_size": _seen_pixels,
+    "stacked_conv_cost": _torch_stack_cost,
+    "alexnet_conv_output_size": _exact_output_size,
+    "zero_pad_shortcut": lambda x, out_channels, stride: tF.pad(
+        T(x)[:, :, ::stride, ::stride],
+        (0, 0, 0, 0, 0, out_channels - x.shape[1])).numpy(),
+    "adaptive_avg_pool_bins": _torch_bins,
 }
 
 
@@ -157,7 +192,7 @@ def test_every_reference_passes_its_checker(exercise_id, lang):
 
 
 def test_exercises_per_chapter_and_their_starters():
-    for chapter in (1, 2, 3, 4):
+    for chapter in (1, 2, 3, 4, 5):
         assert len(exercises.list_exercises(chapter)) >= 3
     for exercise in exercises.list_exercises():
         for lang in ("zh", "en"):
@@ -302,6 +337,69 @@ def _rf_own_stride(layers):
     return size
 
 
+def _loop_stack(n_layers, channels, kernel_size=3, *, field_adds_k=False,
+                field_from_0=False, c_not_squared=False, k_not_squared=False,
+                bias=False, one_layer=False):
+    """A reader's count, layer by layer; each keyword switches on one slip."""
+    field = 0 if field_adds_k or field_from_0 else 1
+    weights = 0
+    for layer in range(n_layers):
+        field += kernel_size if field_adds_k else kernel_size - 1
+        if layer == 0 or not one_layer:
+            taps = kernel_size if k_not_squared else kernel_size * kernel_size
+            per_tap = channels if c_not_squared else channels * channels
+            weights += taps * per_tap + (channels if bias else 0)
+    return field, weights
+
+
+def _alexnet_size(size, kernel_size, stride, padding=0, *, plus_one=True, floor=False,
+                  padding_once=False, whole_by_type=False):
+    padded = size + (padding if padding_once else 2 * padding)
+    covered = padded - kernel_size
+    steps = covered // stride if floor else covered / stride
+    value = steps + 1 if plus_one else steps
+    whole = isinstance(value, int) if whole_by_type else float(value).is_integer()
+    return value, whole
+
+
+def _loop_shortcut(x, out_channels, stride, *, zeros="after", average=False, first=0,
+                   no_stride=False, no_pad=False, dtype=None):
+    """A reader's option-A shortcut; ``zeros``: where the new channels go."""
+    n, c, h, w = x.shape
+    if out_channels < c:
+        raise ValueError(f"out_channels {out_channels} < {c} channels")
+    step = 1 if no_stride else stride
+    rows, cols = range(first, h, step), range(first, w, step)
+    new = out_channels - c
+    before = {"after": 0, "before": new, "split": new // 2}[zeros]
+    y = np.zeros((n, c if no_pad else out_channels, len(rows), len(cols)),
+                 x.dtype if dtype is None else dtype)
+    for r, i in enumerate(rows):
+        for q, j in enumerate(cols):
+            kept = (x[:, :, i:i + step, j:j + step].mean(axis=(2, 3)) if average
+                    else x[:, :, i, j])
+            start = 0 if no_pad else before
+            y[:, start:start + c, r, q] = kept
+    return y
+
+
+def _loop_bins(in_size, out_size, *, end_floored=False, equal_width=False, fixed=False,
+               inclusive=False):
+    bins = []
+    for i in range(out_size):
+        start = math.floor(i * in_size / out_size)
+        end = (i + 1) * in_size / out_size
+        end = math.floor(end) if end_floored else math.ceil(end)
+        if equal_width:
+            width = in_size // out_size
+            start, end = i * width, (i + 1) * width
+        if fixed:
+            step = in_size // out_size
+            start, end = i * step, i * step + in_size - (out_size - 1) * step
+        bins.append((start, end - 1 if inclusive else end))
+    return bins
+
+
 #: (exercise, slip the checker must name, wrong solution, a phrase of the hint in en and zh)
 WRONG = [
     ("linear_scores", "transposed_weight", _loop_scores_transposed, ("transposed weight", "权重转置错了")),
@@ -351,6 +449,61 @@ WRONG = [
      ("floor division", "整除")),
     ("receptive_field_size", "strides_ignored", _rf_without_strides, ("strides are ignored", "忽略了步幅")),
     ("receptive_field_size", "own_stride_counted", _rf_own_stride, ("own stride", "自己的步幅")),
+    ("stacked_conv_cost", "field_n_times_k",
+     lambda *a: _loop_stack(*a, field_adds_k=True),
+     ("not n_layers * kernel_size", "感受野不是 n_layers * kernel_size")),
+    ("stacked_conv_cost", "field_missing_plus_one",
+     lambda *a: _loop_stack(*a, field_from_0=True), ("start from 1", "要从 1 开始")),
+    ("stacked_conv_cost", "weights_c_not_c_squared",
+     lambda *a: _loop_stack(*a, c_not_squared=True),
+     ("not channels * kernel_size^2", "不是 channels * kernel_size^2")),
+    ("stacked_conv_cost", "kernel_not_squared",
+     lambda *a: _loop_stack(*a, k_not_squared=True),
+     ("kernel_size^2 taps", "kernel_size^2 个位置")),
+    ("stacked_conv_cost", "bias_counted", lambda *a: _loop_stack(*a, bias=True),
+     ("no bias", "没有偏置")),
+    ("stacked_conv_cost", "one_layer_weights",
+     lambda *a: _loop_stack(*a, one_layer=True),
+     ("weights of one layer", "一层的权重数")),
+    ("alexnet_conv_output_size", "missing_plus_one",
+     lambda *a: _alexnet_size(*a, plus_one=False), ("add 1", "要加 1")),
+    ("alexnet_conv_output_size", "floored", lambda *a: _alexnet_size(*a, floor=True),
+     ("true division", "普通除法")),
+    ("alexnet_conv_output_size", "floored",
+     lambda *a: (float(_alexnet_size(*a)[0] // 1), _alexnet_size(*a)[1]),
+     ("true division", "普通除法")),
+    ("alexnet_conv_output_size", "padding_counted_once",
+     lambda *a: _alexnet_size(*a, padding_once=True), ("both ends", "两端都要填充")),
+    ("alexnet_conv_output_size", "is_whole_wrong",
+     lambda *a: _alexnet_size(*a, whole_by_type=True),
+     ("value.is_integer()", "value.is_integer()")),
+    ("zero_pad_shortcut", "zeros_before", lambda *a: _loop_shortcut(*a, zeros="before"),
+     ("zeros come first", "补在了前面")),
+    ("zero_pad_shortcut", "zeros_split", lambda *a: _loop_shortcut(*a, zeros="split"),
+     ("split before and after", "前后两边")),
+    ("zero_pad_shortcut", "averaged", lambda *a: _loop_shortcut(*a, average=True),
+     ("average pooling", "平均池化")),
+    ("zero_pad_shortcut", "subsampled_late", lambda *a: _loop_shortcut(*a, first=1),
+     ("start at 0", "从 0 开始")),
+    ("zero_pad_shortcut", "stride_ignored",
+     lambda *a: _loop_shortcut(*a, no_stride=True),
+     ("stride is ignored", "忽略了步幅")),
+    ("zero_pad_shortcut", "channels_not_padded",
+     lambda *a: _loop_shortcut(*a, no_pad=True),
+     ("not padded", "没有补零")),
+    ("zero_pad_shortcut", "dtype", lambda *a: _loop_shortcut(*a, dtype=np.float64),
+     ("dtype=x.dtype", "dtype=x.dtype")),
+    ("adaptive_avg_pool_bins", "end_floored",
+     lambda *a: _loop_bins(*a, end_floored=True),
+     ("rounds up", "向上取整")),
+    ("adaptive_avg_pool_bins", "equal_width",
+     lambda *a: _loop_bins(*a, equal_width=True),
+     ("drop the remainder", "丢掉了余数")),
+    ("adaptive_avg_pool_bins", "fixed_window", lambda *a: _loop_bins(*a, fixed=True),
+     ("fixed window", "固定窗口")),
+    ("adaptive_avg_pool_bins", "end_inclusive",
+     lambda *a: _loop_bins(*a, inclusive=True),
+     ("end is excluded", "终点不包含在内")),
 ]
 
 
@@ -389,8 +542,37 @@ def test_every_slip_variant_is_caught_and_named(exercise_id):
 def test_the_loop_solutions_are_right_when_no_slip_is_switched_on():
     """The wrong solutions above differ from right ones by their slip only."""
     for exercise_id, solution in [("conv2d_forward", _loop_conv), ("max_pool2d_forward", _loop_max_pool),
-                                  ("softmax_cross_entropy", _stable_ce)]:
+                                  ("softmax_cross_entropy", _stable_ce),
+                                  ("stacked_conv_cost", _loop_stack),
+                                  ("alexnet_conv_output_size", _alexnet_size),
+                                  ("zero_pad_shortcut", _loop_shortcut),
+                                  ("adaptive_avg_pool_bins", _loop_bins)]:
         assert exercises.check(exercise_id, solution, show=False).passed
+
+
+def test_the_chapter_5_exercises_give_the_chapter_numbers():
+    """The numbers chapter 5 argues with, and what its checker cannot test (a raise)."""
+    stack = exercises.reference("stacked_conv_cost")
+    for c in (1, 64, 512):
+        assert stack(3, c) == (7, 27 * c * c) and stack(1, c, 7) == (7, 49 * c * c)
+    size = exercises.reference("alexnet_conv_output_size")
+    assert size(224, 11, 4) == (54.25, False) and size(227, 11, 4) == (55.0, True)
+    value, whole = size(227, 11, 4)
+    assert type(value) is float and type(whole) is bool
+    assert size(224, 7, 2, 3) == (112.5, False) and size(224, 3, 1, 1) == (224.0, True)
+    shortcut = exercises.reference("zero_pad_shortcut")
+    x = np.random.default_rng(0).standard_normal((2, 4, 5, 5))
+    y = shortcut(x, 8, 2)
+    assert y.shape == (2, 8, 3, 3) and np.array_equal(y[:, :4], x[:, :, ::2, ::2])
+    assert not y[:, 4:].any()
+    assert np.array_equal(y, _loop_shortcut(x, 8, 2))
+    with pytest.raises(ValueError, match="out_channels"):
+        shortcut(x, 3, 2)
+    with pytest.raises(ValueError):
+        _loop_shortcut(x, 3, 2)
+    bins = exercises.reference("adaptive_avg_pool_bins")
+    assert bins(10, 4) == [(0, 3), (2, 5), (5, 8), (7, 10)]
+    assert bins(7, 1) == [(0, 7)] and bins(6, 3) == [(0, 2), (2, 4), (4, 6)]
 
 
 def test_the_element_and_the_values_are_reported():
@@ -524,7 +706,8 @@ def test_bad_calls_are_explained(monkeypatch):
         exercises.check("conv2d_forward", print, lang="de")
     with pytest.raises(ValueError, match="seed must be"):
         exercises.check("conv2d_forward", print, seed=-1)
-    with pytest.raises(ValueError, match="chapters with exercises: \\[1, 2, 3, 4\\]"):
+    with pytest.raises(ValueError,
+                       match="chapters with exercises: \\[1, 2, 3, 4, 5\\]"):
         exercises.list_exercises(9)
     monkeypatch.setenv("DLBOOK_LANG", "zh")
     assert "全部通过" in exercises.check("conv_output_size", exercises.reference("conv_output_size"),
@@ -544,9 +727,13 @@ def test_check_prints_its_message(capsys):
 def test_every_chapter_page_checks_its_exercises():
     """The exercises section of each chapter page (the last one before the references), in both
     languages, checks every exercise of the chapter."""
+    chapters = sorted({e.chapter for e in exercises.list_exercises()})
+    assert chapters == [1, 2, 3, 4, 5]
     for lang in ("zh", "en"):
-        for chapter in (1, 2, 3, 4):
-            page = next(pages.BOOK.joinpath(lang).glob(f"0{chapter}_*.md"))
+        for chapter in chapters:
+            found = sorted(pages.BOOK.joinpath(lang).glob(f"{chapter:02d}_*.md"))
+            assert found, f"no {lang} page for chapter {chapter}"
+            page = found[0]
             sections = page.read_text(encoding="utf-8").split("\n## ")
             if sections[-1].startswith(("参考文献", "References")):
                 sections.pop()
@@ -612,3 +799,16 @@ def test_cli_in_process(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["check", "conv_output_size"])
     assert exit_.value.code == 2
+
+
+def test_the_shortcut_reference_is_the_models_option_a():
+    """The exercise's reference and dlbook.models.resnet.ZeroPadShortcut agree on every case."""
+    from dlbook.models.resnet import ZeroPadShortcut
+
+    exercise = exercises.get("zero_pad_shortcut")
+    reference = exercises.reference("zero_pad_shortcut")
+    for case in exercise.make_cases(seed=0):
+        x, out_channels, stride = case.args["x"], case.args["out_channels"], case.args["stride"]
+        expected = ZeroPadShortcut(x.shape[1], out_channels, stride)(x)
+        got = reference(x, out_channels, stride)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)

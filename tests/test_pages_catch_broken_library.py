@@ -378,6 +378,94 @@ MUTATIONS = {
             'start = start + (span - 1) / 2 * jump',
             'assert ((top, bottom), (left, right)) == rf.bounds(centre, centre)'),
     },
+    '05_classic_cnns': {
+        'AlexNet layer list ignores the groups': (
+            'models/alexnet.py', 'conv.groups, bias=False)', '1, bias=False)',
+            'assert {row.name: row.params for row in rows if row.params} == by_hand'),
+        'unrounded output size without the +1': (
+            'models/alexnet.py', 'return Fraction(size + 2 * padding - kernel_size, stride) + 1',
+            'return Fraction(size + 2 * padding - kernel_size + 1, stride)',
+            'assert float(unrounded_output_size(224, 11, 4)) == (224 - 11) / 4 + 1 == 54.25'),
+        'LRN alpha not divided by size': (
+            'nn/functional/normalization.py', 'denominator = k + (alpha / size) * energy',
+            'denominator = k + alpha * energy',
+            'assert rel_error(normalized, by_paper) < 1e-12'),
+        'LRN backward without the factor 2 of the square': (
+            'nn/functional/normalization.py', '(2 * alpha * beta / n)', '(alpha * beta / n)',
+            'print(against_torch(lrn, acts))  # output and dx vs torch.nn.LocalResponseNorm'),
+        "the paper's AlexNet pools before the LRN (the notes' order)": (
+            'models/alexnet.py',
+            '        if conv.lrn:\n            layers[f"norm{i}"] = torch.nn.LocalResponseNorm(**PAPER_LRN)\n'
+            '        if conv.pool:\n            layers[f"pool{i}"] = torch.nn.MaxPool2d(**POOL)\n',
+            '        if conv.pool:\n            layers[f"pool{i}"] = torch.nn.MaxPool2d(**POOL)\n'
+            '        if conv.lrn:\n            layers[f"norm{i}"] = torch.nn.LocalResponseNorm(**PAPER_LRN)\n',
+            'assert names[:8] == ["conv1", "relu1", "norm1", "pool1", "conv2", "relu2", "norm2",'),
+        'adaptive bin end floored': (
+            'nn/functional/adaptive_pool.py', '-(-((i + 1) * in_size) // out_size))',
+            '((i + 1) * in_size) // out_size)',
+            'assert adaptive_pool_bins(7, 6) == [(0, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7)]'),
+        'adaptive pooling gradient not shared out over the bin': (
+            'nn/functional/adaptive_pool.py', 'return cache.rows.T @ dy @ cache.cols',
+            'return (cache.rows > 0).T.astype(dy.dtype) @ dy @ (cache.cols > 0).astype(dy.dtype)',
+            'against_torch(adaptive, maps)  # output and dx vs torch.nn.AdaptiveAvgPool2d'),
+        'receptive field grows without the jump': (
+            'models/summary.py', 'tuple(r1 + (r2 - 1) * j1', 'tuple(r1 + (r2 - 1)',
+            'assert alexnet_summary["pool5"].rf_size == bottom - top + 1 == 195'),
+        'summary counts only the first parameter of a layer': (
+            'models/summary.py', 'new = [p for p in own_params if id(p) not in self.counted]',
+            'new = [p for p in own_params[:1] if id(p) not in self.counted]',
+            'assert sum(row.params for row in alexnet_summary) == alexnet_summary.total_params'),
+        'VGG config D with one convolution too many': (
+            'models/vgg.py', '"D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",',
+            '"D": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",',
+            'assert round(count / 1e6) == paper_millions[key]'),
+        "VGG layer list: F6's inputs counted as 512 x 7": (
+            'models/vgg.py', 'features = channels * POOLED * POOLED', 'features = channels * POOLED',
+            'assert count == sum(p.numel() for p in vgg(key, device="meta").parameters())'),
+        'basic block backward drops the gradient of the shortcut': (
+            'models/resnet.py',
+            '            return d_residual + d_sum\n        return d_residual + self.downsample.backward(d_sum)'
+            '\n\n\nclass Bottleneck(',
+            '            return d_residual\n        return d_residual + self.downsample.backward(d_sum)'
+            '\n\n\nclass Bottleneck(',
+            'against_torch(block, x)  # training mode: output, dx and every gradient vs torch'),
+        'option-A shortcut pads the zeros in front': (
+            'models/resnet.py', 'y[:, :c] = kept', 'y[:, self.out_channels - c:] = kept',
+            'assert np.array_equal(shortcut[:, :2], small[:, :, ::2, ::2])  # kept, subsampled'),
+        'option-A backward reads the padded channels': (
+            'models/resnet.py', 'dx[:, :, ::s, ::s] = dy[:, :self.in_channels]',
+            'dx[:, :, ::s, ::s] = dy[:, -self.in_channels:]',
+            'against_torch(block_a, x_small)  # option A: forward and backward vs torch'),
+        'bottleneck inner width out/2': (
+            'models/resnet.py',
+            'c_in, c_out, width = self.in_channels, self.out_channels, self.out_channels // 4\n'
+            '        s1, s3 = (1, self.stride) if stride_on == "3x3" else (self.stride, 1)\n'
+            '        self.conv1 = nn.Conv2d(c_in, width, 1, s1, bias=False, dtype=dtype, seed=rng)',
+            'c_in, c_out, width = self.in_channels, self.out_channels, self.out_channels // 2\n'
+            '        s1, s3 = (1, self.stride) if stride_on == "3x3" else (self.stride, 1)\n'
+            '        self.conv1 = nn.Conv2d(c_in, width, 1, s1, bias=False, dtype=dtype, seed=rng)',
+            'assert bottleneck.conv2.out_channels == bottleneck.out_channels // 4 == 64'),
+        'the first stage halves the map too': (
+            'models/resnet.py', '2 if i > 0 and j == 0 else 1', '2 if j == 0 else 1',
+            'assert strided == ["conv1"] + [f"layer{i}.0.{c}" for i in (2, 3, 4)'),
+        'pre-activation block adds the pre-activated input': (
+            'models/resnet.py',
+            'out = self.conv2(self.relu(self.bn2(self.conv1(p))))\n        if not self.plain:\n'
+            '            out = out + (x if self.downsample is None else self.downsample(p))',
+            'out = self.conv2(self.relu(self.bn2(self.conv1(p))))\n        if not self.plain:\n'
+            '            out = out + (p if self.downsample is None else self.downsample(p))',
+            'assert np.array_equal(y_pre, x) and np.array_equal(dx_pre, dy)  # exactly'),
+        'pre-activation backward drops the identity': (
+            'models/resnet.py', "return dx + dy  # + the identity's share",
+            "return dx  # + the identity's share",
+            'assert np.array_equal(y_pre, x) and np.array_equal(dx_pre, dy)  # exactly'),
+        'the plain flag is not passed down to the torch blocks': (
+            'models/resnet.py', 'plain=self.plain, **extra)', '**extra)',
+            'assert final_error["plain"][deep] > final_error["plain"][shallow] + 0.01'),
+        'degradation experiment swaps plain and residual': (
+            'experiments/classic_cnns.py', 'plain=kind == "plain"', 'plain=kind != "plain"',
+            'assert final_error["plain"][deep] > final_error["plain"][shallow] + 0.01'),
+    },
 }
 
 
@@ -424,6 +512,19 @@ COVERAGE = {
         "experiments/cnn_uses.py:causal_conv1d", "experiments/cnn_uses.py:TinyUNet.__init__",
         "experiments/cnn_uses.py:TinyUNet.forward", "experiments/cnn_uses.py:moving_object_clip",
         "experiments/cnn_uses.py:siamese_response",
+    ],
+    "05_classic_cnns": [
+        "models/alexnet.py:alexnet_layers", "models/alexnet.py:unrounded_output_size",
+        "models/alexnet.py:_paper_layers", "nn/functional/normalization.py:local_response_norm_forward",
+        "nn/functional/normalization.py:local_response_norm_backward",
+        "nn/functional/adaptive_pool.py:adaptive_pool_bins",
+        "nn/functional/adaptive_pool.py:adaptive_avg_pool2d_backward", "models/summary.py:compose",
+        "models/summary.py:_Tracer.record", "models/vgg.py:<module>", "models/vgg.py:vgg_layers",
+        "models/resnet.py:BasicBlock.backward", "models/resnet.py:ZeroPadShortcut.forward",
+        "models/resnet.py:ZeroPadShortcut.backward", "models/resnet.py:Bottleneck.__init__",
+        "models/resnet.py:stage_plan", "models/resnet.py:PreActBasicBlock.forward",
+        "models/resnet.py:PreActBasicBlock.backward", "models/resnet.py:ResNetTorch.__init__",
+        "experiments/classic_cnns.py:degradation_experiment",
     ],
 }
 
