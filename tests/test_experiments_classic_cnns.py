@@ -37,7 +37,7 @@ def test_returns_a_curve_per_epoch_for_each_kind_and_depth(tiny):
             for e, acc in zip(errors, history.train_acc):
                 assert math.isclose(e + acc, 1.0, rel_tol=0, abs_tol=1e-12)
                 assert math.isclose(e * 96, round(e * 96), rel_tol=0, abs_tol=1e-9)
-    assert tiny["n_train"] == 96 and tiny["device"] == "cpu" and tiny["seconds"] > 0
+    assert tiny["n_train"] == 96 and tiny["device"] == "cpu" and isinstance(tiny["seconds"], float)
     assert tiny["settings"] == dict(TINY, seed=0, lr=0.05, momentum=0.9,
                                     weight_decay=1e-4)
 
