@@ -91,7 +91,9 @@ def against_torch(layer: Module, x: np.ndarray, target=None, *, twin=None, dy=No
 
     For a loss layer pass ``target``; the upstream gradient is then 1. Otherwise ``dy``
     (default: standard normal, fixed by ``seed``, from a stream no input is likely to share)
-    is fed to both backward passes.
+    is fed to both backward passes. A layer with a tuple output (RNN, LSTM, LSTMCell) has every
+    part compared and fed a gradient (see :func:`_compare_tuple_outputs`); integer input
+    (Embedding's indices) has no dx.
     A training-mode ``Dropout`` (0 < p < 1) anywhere in ``layer`` raises ``ValueError``: torch
     would draw another mask. Raises :class:`MismatchError` when any relative error exceeds ``rtol``
     (default 1e-10 for float64, 1e-5 for float32), unless both sides are below ``atol`` in
@@ -109,12 +111,14 @@ def against_torch(layer: Module, x: np.ndarray, target=None, *, twin=None, dy=No
                          f"draw different masks. Call .eval() on it, or replay torch's mask with "
                          f"Dropout.forward(x, mask=...)")
     x = np.asarray(x)
-    rtol = DEFAULT_RTOL.get(x.dtype, 1e-5) if rtol is None else rtol
+    # integer input (an Embedding's indices): the layer's dtype sets the precision
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(layer.dtype or np.float32)
+    rtol = DEFAULT_RTOL.get(dtype, 1e-5) if rtol is None else rtol
     device = resolve_device(device)
     if twin is None:
         twin = to_torch(layer, device=device)
     else:
-        twin = twin.to(device=device, dtype=torch.float64 if x.dtype == np.float64 else torch.float32)
+        twin = twin.to(device=device, dtype=torch.float64 if dtype == np.float64 else torch.float32)
         load_into_torch(layer, twin)
     report = Report(rtol=rtol, device=str(device), atol=atol)
     with full_precision():
@@ -125,7 +129,7 @@ def against_torch(layer: Module, x: np.ndarray, target=None, *, twin=None, dy=No
 def _compare_with_twin(layer, twin, x, target, dy, device, seed, rtol, report) -> None:
     layer.zero_grad()
     twin.zero_grad()
-    xt = torch.tensor(x, device=device, requires_grad=True)
+    xt = torch.tensor(x, device=device, requires_grad=bool(np.issubdtype(x.dtype, np.floating)))
     if target is not None:
         y = layer.forward(x, target)
         target_t = torch.as_tensor(np.asarray(target), device=device)
@@ -135,14 +139,58 @@ def _compare_with_twin(layer, twin, x, target, dy, device, seed, rtol, report) -
     else:
         y = layer.forward(x)
         yt = twin(xt)
+        if isinstance(y, tuple):  # (output, h_n), (output, (h_n, c_n)), an LSTMCell's (h, c)
+            return _compare_tuple_outputs(layer, twin, xt, y, yt, dy, device, seed, rtol, report)
         if dy is None:
             # a stream of its own: dy drawn like a test's x (default_rng(0)) would make dy == x,
             # for which BatchNorm's dx cancels to rounding noise
-            dy = np.random.default_rng((seed, _DY_STREAM)).standard_normal(np.shape(y)).astype(x.dtype)
+            dy = np.random.default_rng((seed, _DY_STREAM)).standard_normal(np.shape(y))
+            dy = dy.astype(np.asarray(y).dtype)
         dx = layer.backward(dy)
         yt.backward(torch.tensor(dy, device=device))
     _record(report, "output", y, yt.detach().cpu().numpy(), rtol)
-    _record(report, "dx", dx, xt.grad.cpu().numpy(), rtol)
+    _compare_grads(layer, twin, xt, dx, rtol, report)
+
+
+def _leaves(value) -> list:
+    """The arrays in a nested tuple, depth first."""
+    return [leaf for v in value for leaf in _leaves(v)] if isinstance(value, tuple) else [value]
+
+
+def _like(structure, leaves: list):
+    """The leaves put back into the nesting of ``structure``."""
+    if not isinstance(structure, tuple):
+        return leaves.pop(0)
+    return tuple(_like(item, leaves) for item in structure)
+
+
+def _compare_tuple_outputs(layer, twin, xt, y, yt, dy, device, seed, rtol, report) -> None:
+    """A layer whose output is a tuple: every part is compared, and every part gets an upstream
+    gradient (dy: a tuple of the output's nesting, None parts zero; default standard normal).
+    The layer's backward takes them as its arguments, nested like the output (``rnn.backward(
+    d_output, d_h_n)``, ``lstm.backward(d_output, (d_h_n, d_c_n))``)."""
+    ys, yts = _leaves(y), _leaves(yt)
+    if len(ys) != len(yts):
+        raise MismatchError(f"the layer returns {len(ys)} arrays, its torch twin {len(yts)}")
+    if dy is None:
+        rng = np.random.default_rng((seed, _DY_STREAM))
+        dys = [rng.standard_normal(np.shape(leaf)).astype(leaf.dtype) for leaf in ys]
+    else:
+        dys = _leaves(dy) if isinstance(dy, tuple) else [dy] + [None] * (len(ys) - 1)
+        dys = [np.zeros_like(leaf) if d is None else np.asarray(d) for d, leaf in zip(dys, ys)]
+    dx = layer.backward(*_like(y, list(dys)))
+    torch.autograd.backward(yts, [torch.tensor(d, device=device) for d in dys])
+    for i, (ours, theirs) in enumerate(zip(ys, yts)):
+        _record(report, "output" if i == 0 else f"output[{i}]", ours, theirs.detach().cpu().numpy(), rtol)
+    _compare_grads(layer, twin, xt, dx, rtol, report)
+
+
+def _compare_grads(layer, twin, xt, dx, rtol, report) -> None:
+    """dx, every parameter's gradient and every buffer, after both backward passes. A backward
+    that returns a tuple (a recurrent layer's (dx, d_state)) has dx first."""
+    dx = dx[0] if isinstance(dx, tuple) else dx
+    if xt.requires_grad:  # integer input (indices) has no gradient
+        _record(report, "dx", dx, xt.grad.cpu().numpy(), rtol)
     torch_params = dict(twin.named_parameters())
     for name, p in layer.named_parameters():
         if name not in torch_params:

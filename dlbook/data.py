@@ -1,12 +1,17 @@
-"""Data that is available offline: scikit-learn's digits, scikit-image's sample images.
+"""Data that is available offline: scikit-learn's digits, scikit-image's sample images, and
+the 300 Tang poems of Debian's fortunes-zh package (text for character-level language models).
 
 Nothing here downloads. Each loader validates its arguments and returns arrays in the
-layouts the rest of dlbook uses: (N, features) or (N, C, H, W), float64 in [0, 1].
+layouts the rest of dlbook uses: (N, features) or (N, C, H, W), float64 in [0, 1]; text comes
+as a ``str`` that :class:`CharVocabulary` turns into int64 character ids.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -92,3 +97,175 @@ def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int,
     for start in range(0, len(X), batch_size):
         idx = order[start:start + batch_size]
         yield X[idx], y[idx]
+
+
+# -- text: the 300 Tang poems ------------------------------------------------------------------
+#: where Debian's (and Ubuntu's) package fortunes-zh installs the 300 Tang poems
+TANG300_PATH = Path("/usr/share/games/fortunes/tang300")
+#: SHA-256 of that file in fortunes-zh 2.98 (the loader refuses any other content)
+TANG300_SHA256 = "b69cab0cb84c49dc1808d95aea7156c8911a7022ec630e194eecf360b78feff5"
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def load_tang_poems(path: str | Path | None = None, sha256: str | None = TANG300_SHA256) -> str:
+    """The 300 Tang poems (唐诗三百首) of fortunes-zh as one text: poems separated by a blank line.
+
+    The fortune file colours each title and author with ANSI escape codes and separates the
+    poems by lines holding ``%``; both are removed, as are trailing spaces and the blank lines
+    inside a poem (between a preface and its verses), so that a blank line always means "next
+    poem". Each poem stays whole: title line 《…》, author line 作者：…, then its lines.
+    The result is ``"poem 1\\n\\npoem 2\\n\\n…poem n\\n"``; :func:`poems_in` splits it again.
+
+    path: the fortune file (default :data:`TANG300_PATH`). sha256: the expected SHA-256 of its
+    bytes (default: fortunes-zh 2.98's file); None skips the check (for other fortune files).
+    """
+    path = TANG300_PATH if path is None else Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the Tang poems come from the Debian/Ubuntu package "
+                                f"fortunes-zh (sudo apt-get install fortunes-zh; scripts/setup.sh "
+                                f"installs it)")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if sha256 is not None and digest != sha256.lower():
+        raise ValueError(f"{path}: SHA-256 {digest} differs from the expected {sha256} (fortunes-zh "
+                         f"2.98's tang300); pass sha256=None to read another version")
+    try:
+        text = _ANSI_COLOUR.sub("", raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text: {error}") from None
+    poems = []
+    for chunk in re.split(r"^%[ \t]*$", text, flags=re.M):
+        lines = [line.rstrip() for line in chunk.split("\n")]
+        lines = [line for line in lines if line]
+        if lines:
+            poems.append("\n".join(lines))
+    if not poems:
+        raise ValueError(f"{path} holds no poems (expected fortunes separated by lines holding '%')")
+    return "\n\n".join(poems) + "\n"
+
+
+def poems_in(text: str) -> list[str]:
+    """The poems of a text in :func:`load_tang_poems`'s layout (blank-line separated), in order."""
+    if not isinstance(text, str):
+        raise TypeError(f"poems_in expects a str, got {type(text).__name__}")
+    return [poem.strip("\n") for poem in re.split(r"\n[ \t]*\n", text) if poem.strip()]
+
+
+@dataclass(frozen=True)
+class TextSplit:
+    """Training, validation and test texts, each in :func:`load_tang_poems`'s layout."""
+
+    train: str
+    val: str
+    test: str
+
+
+def split_by_poem(text: str, val_fraction: float = 0.1, test_fraction: float = 0.1,
+                  seed: int = 0) -> TextSplit:
+    """Put whole poems into the training, validation and test texts (never cut inside a poem).
+
+    The poems are shuffled by ``seed`` and dealt out until each held-out text has at least its
+    fraction of the characters (validation first, then test); the rest is the training text.
+    Within each text the poems keep their original order.
+    """
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(f"val_fraction and test_fraction must be in [0, 1) with a sum below 1, "
+                         f"got {val_fraction} and {test_fraction}")
+    poems = poems_in(text)
+    if len(poems) < 3 and (val_fraction > 0 or test_fraction > 0):
+        raise ValueError(f"split_by_poem needs at least 3 poems to fill three sets, got {len(poems)}")
+    total = sum(len(p) for p in poems)
+    order = np.random.default_rng(seed).permutation(len(poems))
+    which = np.zeros(len(poems), dtype=np.int64)  # 0 train, 1 validation, 2 test
+    position = 0
+    for label, fraction in ((1, val_fraction), (2, test_fraction)):
+        taken = 0
+        while taken < fraction * total and position < len(order) - 1:
+            which[order[position]] = label
+            taken += len(poems[order[position]])
+            position += 1
+
+    def join(label: int) -> str:
+        chosen = [p for p, w in zip(poems, which) if w == label]
+        return "\n\n".join(chosen) + "\n" if chosen else ""
+
+    return TextSplit(join(0), join(1), join(2))
+
+
+class CharVocabulary:
+    """The characters of a text, numbered 0..len-1 in sorted (code point) order.
+
+    ``encode(text)`` gives an int64 array of ids; ``decode(ids)`` the text back.
+    """
+
+    def __init__(self, chars) -> None:
+        chars = list(chars)
+        if not chars or any(not isinstance(c, str) or len(c) != 1 for c in chars):
+            raise ValueError("CharVocabulary expects a non-empty sequence of single characters")
+        if len(set(chars)) != len(chars):
+            raise ValueError("CharVocabulary: the characters must be distinct")
+        self.chars: tuple[str, ...] = tuple(chars)
+        self.index: dict[str, int] = {c: i for i, c in enumerate(chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> "CharVocabulary":
+        """Every distinct character of ``text``, sorted."""
+        if not isinstance(text, str) or not text:
+            raise ValueError("CharVocabulary.from_text expects a non-empty str")
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __repr__(self) -> str:
+        return f"CharVocabulary({len(self)} characters)"
+
+    def encode(self, text: str) -> np.ndarray:
+        """(len(text),) int64 ids; a character outside the vocabulary raises a KeyError naming it."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode expects a str, got {type(text).__name__}")
+        try:
+            return np.fromiter((self.index[c] for c in text), dtype=np.int64, count=len(text))
+        except KeyError:
+            unknown = sorted(set(text) - set(self.index))
+            raise KeyError(f"characters not in the vocabulary: {''.join(unknown[:20])!r}") from None
+
+    def decode(self, ids) -> str:
+        """The text of a sequence of ids (any integer array or list, flattened)."""
+        ids = np.asarray(ids)
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"decode expects integer ids, got dtype {ids.dtype}")
+        ids = ids.reshape(-1)
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+            raise ValueError(f"ids must be in [0, {len(self)}), got values in [{ids.min()}, {ids.max()}]")
+        return "".join(self.chars[i] for i in ids)
+
+
+def tbptt_windows(ids, seq_len: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and next-character targets laid out for truncated BPTT over ``batch_size`` streams.
+
+    The id sequence is cut into ``batch_size`` equal streams (the tail that does not fill
+    a window is dropped); stream b is read in windows of ``seq_len``. Returns X, Y of shape
+    (n_batches * batch_size, seq_len), int64, with Y[i, t] the id after X[i, t]. Row
+    ``k * batch_size + b`` is window k of stream b, so taken in order (``fit(...,
+    batch_size=batch_size, shuffle=False)``), batch k + 1 continues batch k row by row and a
+    recurrent state carried from one batch to the next is the state of the same stream.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"tbptt_windows expects a 1-D integer array of ids, got {ids.dtype} of "
+                         f"shape {ids.shape}")
+    for name, value in (("seq_len", seq_len), ("batch_size", batch_size)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"tbptt_windows: {name} must be a positive int, got {value!r}")
+    stream_len = (len(ids) - 1) // batch_size
+    n_windows = stream_len // seq_len
+    if n_windows < 1:
+        raise ValueError(f"{len(ids)} ids are too few for {batch_size} streams of at least one window of "
+                         f"{seq_len} (+1 for the targets)")
+    used = n_windows * seq_len
+    streams = np.stack([ids[b * stream_len: b * stream_len + used + 1] for b in range(batch_size)])
+    X = streams[:, :-1].reshape(batch_size, n_windows, seq_len).transpose(1, 0, 2)
+    Y = streams[:, 1:].reshape(batch_size, n_windows, seq_len).transpose(1, 0, 2)
+    return (np.ascontiguousarray(X.reshape(-1, seq_len), dtype=np.int64),
+            np.ascontiguousarray(Y.reshape(-1, seq_len), dtype=np.int64))

@@ -14,6 +14,14 @@ Two hooks let later chapters change a step without writing a new loop:
 * ``train_step(x, y) -> float | dict`` replaces the whole step (a GAN alternates two
   optimizers): the loop still shuffles, batches, shows progress and records what the step
   returns, averaged per epoch, in ``History.tracked``.
+
+Recurrent language models use :func:`tbptt_step` as the ``train_step``: truncated
+backpropagation through time, the recurrent state carried from each batch to the next
+(``shuffle=False`` and data laid out by :func:`dlbook.data.tbptt_windows`).
+
+Sequence outputs: a model may map (N, L) inputs to (N, L, C) scores with (N, L) integer
+targets (a character model's logits); the loss must then average over all N·L positions
+(e.g. flatten to (N·L, C)), and the accuracy :func:`evaluate` reports is over positions.
 """
 
 from __future__ import annotations
@@ -89,15 +97,19 @@ def evaluate(model, loss_fn, X, y, *, batch_size: int = 512, device=None) -> tup
     """(mean loss, accuracy) of ``model`` on (X, y) in eval mode; each submodule's mode is restored.
 
     X: (N, ...) inputs; y: (N,) class indices (accuracy = argmax over axis 1) or other targets
-    (accuracy NaN). ``loss_fn`` must average over the batch (``reduction="mean"``). Works for a
-    dlbook module (NumPy arrays) and for a torch module (arrays or tensors, moved to the model's
-    device).
+    (accuracy NaN). Sequence targets y of shape (N, L) with outputs (N, L, C): accuracy is the
+    fraction of the N·L positions whose argmax over the last axis is right. ``loss_fn`` must
+    average over the batch (``reduction="mean"``; for sequences, over every position). Works for
+    a dlbook module (NumPy arrays) and for a torch module (arrays or tensors, moved to the
+    model's device).
     """
     if len(X) == 0:
         raise ValueError("evaluate needs at least one sample")
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
-    classify = np.issubdtype((y.cpu().numpy() if hasattr(y, "cpu") else np.asarray(y)).dtype, np.integer)
+    y_array = y.cpu().numpy() if hasattr(y, "cpu") else np.asarray(y)
+    classify = np.issubdtype(y_array.dtype, np.integer)
+    positions = y_array.size  # N labels, or N·L for sequence targets
     modes = [(module, module.training) for module in model.modules()]  # each its own (a frozen Dropout)
     model.eval()
     total_loss, correct = 0.0, 0
@@ -111,11 +123,12 @@ def evaluate(model, loss_fn, X, y, *, batch_size: int = 512, device=None) -> tup
                 out = model(xb)
                 total_loss += float(loss_fn(out, yb)) * len(xb)
                 if classify:
-                    correct += int((out.argmax(1) == yb).sum())
+                    sequence = out.ndim == yb.ndim + 1 and tuple(out.shape[:-1]) == tuple(yb.shape)
+                    correct += int((out.argmax(-1 if sequence else 1) == yb).sum())
     finally:
         for module, mode in modes:
             module.training = mode
-    return total_loss / len(X), (correct / len(X) if classify else float("nan"))
+    return total_loss / len(X), (correct / positions if classify else float("nan"))
 
 
 def _no_grad_for(model):
@@ -146,24 +159,34 @@ def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, 
         batch_size: int = 64, seed: int = 0, device=None, scheduler=None, patience: int | None = None,
         before_step: Callable | None = None, train_step: Callable | None = None,
         track: dict[str, Callable] | None = None, desc: str | None = None,
-        progress: bool | None = None) -> History:
+        progress: bool | None = None, shuffle: bool = True, eval_batch_size: int = 512) -> History:
     """Train ``model`` for ``epochs`` passes over (X_train, y_train); return its :class:`History`.
 
     model, loss_fn, optimizer: a dlbook module with a dlbook loss layer and optimizer, or a
     torch module with a torch loss and ``torch.optim`` optimizer. A torch model is moved to
     ``device`` (default :func:`dlbook.devices.best_device`: CUDA when there is one).
     seed: fixes the batch order (the same for NumPy and torch) and torch's generator.
+    shuffle: False takes the batches in the data's order every epoch (truncated BPTT needs it).
     scheduler: anything with ``.step()``, called after each epoch (e.g. a torch LR scheduler).
     patience: stop when the validation loss has not improved for this many epochs, and put back
     the weights of the best epoch (needs validation data).
     before_step(model): called after backward, before ``optimizer.step()`` (gradient clipping).
     train_step(x, y) -> float | dict[str, float]: replaces the whole step (then ``optimizer``
-    may be None, and ``loss_fn`` None skips the per-epoch evaluation).
+    may be None, and ``loss_fn`` None skips the per-epoch evaluation). A train_step with a
+    ``reset()`` method has it called at the start of each epoch (:func:`tbptt_step` forgets
+    its carried state); one whose ``keeps_order`` is true refuses ``shuffle=True``.
     track: ``{name: fn(model) -> float}`` recorded after each epoch (e.g. a weight norm).
     progress: None shows a tqdm bar in a terminal or notebook (tqdm's ``disable=None``).
+    eval_batch_size: batch size of the per-epoch evaluation (smaller for large outputs, such as
+    a language model's (N, L, vocabulary) logits).
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    if eval_batch_size < 1:
+        raise ValueError(f"eval_batch_size must be >= 1, got {eval_batch_size}")
+    if shuffle and getattr(train_step, "keeps_order", False):
+        raise ValueError("this train_step carries state from one batch to the next (truncated BPTT): "
+                         "pass shuffle=False")
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val, or neither")
     if len(X_train) != len(y_train):
@@ -187,12 +210,14 @@ def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, 
         model.to(device)
     step = train_step or (torch_step(model, loss_fn, optimizer, before_step) if torch_model
                           else numpy_step(model, loss_fn, optimizer, before_step))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed) if shuffle else None
     history = History(tracked={name: [] for name in (track or {})})
     best, best_state, waited = np.inf, None, 0
     bar = tqdm(range(epochs), desc=desc, disable=None if progress is None else not progress)
     for epoch in bar:
         model.train()
+        if callable(getattr(step, "reset", None)):
+            step.reset()
         logged: dict[str, list[float]] = {}
         batches = _torch_batches(model, X_train, y_train, batch_size, rng, device) if torch_model else \
             minibatches(X_train, y_train, batch_size, rng)
@@ -206,7 +231,7 @@ def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, 
             for name, values in logged.items():
                 history.tracked.setdefault(name, []).append(float(np.mean(values)))
         if loss_fn is not None:
-            _record(history, model, loss_fn, X_train, y_train, X_val, y_val, device)
+            _record(history, model, loss_fn, X_train, y_train, X_val, y_val, device, eval_batch_size)
         for name, fn in (track or {}).items():
             history.tracked[name].append(float(fn(model)))
         bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in (("train_loss", history.train_loss),
@@ -229,12 +254,13 @@ def _copy(value):
     return value.detach().clone() if hasattr(value, "detach") else np.array(value, copy=True)
 
 
-def _record(history: History, model, loss_fn, X_train, y_train, X_val, y_val, device) -> None:
-    loss, acc = evaluate(model, loss_fn, X_train, y_train, device=device)
+def _record(history: History, model, loss_fn, X_train, y_train, X_val, y_val, device,
+            batch_size: int = 512) -> None:
+    loss, acc = evaluate(model, loss_fn, X_train, y_train, batch_size=batch_size, device=device)
     history.train_loss.append(loss)
     history.train_acc.append(acc)
     if X_val is not None:
-        loss, acc = evaluate(model, loss_fn, X_val, y_val, device=device)
+        loss, acc = evaluate(model, loss_fn, X_val, y_val, batch_size=batch_size, device=device)
         history.val_loss.append(loss)
         history.val_acc.append(acc)
 
@@ -261,3 +287,96 @@ def torch_step(model, loss_fn, optimizer, before_step):
         optimizer.step()
         return float(loss.detach())
     return step
+
+
+class TBPTTStep:
+    """A ``train_step`` for :func:`fit` doing truncated backpropagation through time; made by
+    :func:`tbptt_step` (see there)."""
+
+    #: fit refuses shuffle=True: the carried state belongs to the previous batch's streams
+    keeps_order = True
+
+    def __init__(self, model, loss_fn, optimizer, max_norm: float | None = None,
+                 before_step: Callable | None = None) -> None:
+        if loss_fn is None or optimizer is None:
+            raise ValueError("tbptt_step needs a loss_fn and an optimizer")
+        if max_norm is not None and not max_norm > 0:
+            raise ValueError(f"max_norm must be positive or None, got {max_norm!r}")
+        self.torch = _is_torch(model)
+        if not self.torch and not isinstance(model, Module):
+            raise TypeError(f"tbptt_step expects a dlbook.nn.Module or a torch.nn.Module, "
+                            f"got {type(model).__name__}")
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.max_norm, self.before_step = max_norm, before_step
+        self.state = None  # the last batch's final state, detached (None: start from zeros)
+        self.grad_norms: list[float] = []  # total gradient norm of each step, before clipping
+
+    def reset(self) -> None:
+        """Forget the carried state (fit calls this at the start of each epoch)."""
+        self.state = None
+
+    def __call__(self, xb, yb) -> float:
+        model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
+        if self.state is not None and _batch_of(self.state) != len(xb):
+            raise ValueError(f"truncated BPTT carries a state for {_batch_of(self.state)} streams into a "
+                             f"batch of {len(xb)}: every batch must hold the same streams (lay the data "
+                             f"out with dlbook.data.tbptt_windows and fit(..., batch_size=streams, "
+                             f"shuffle=False))")
+        optimizer.zero_grad()
+        out, state = model(xb, self.state, return_state=True)
+        loss = loss_fn(out, yb)
+        if self.torch:
+            loss.backward()
+        else:
+            model.backward(loss_fn.backward())  # the returned d(initial state) stops here: the truncation
+        if self.before_step is not None:
+            self.before_step(model)
+        if self.max_norm is not None:
+            self.grad_norms.append(_clip(model, self.max_norm, self.torch))
+        optimizer.step()
+        self.state = _detached(state)
+        return float(loss.detach()) if self.torch else float(loss)
+
+
+def tbptt_step(model, loss_fn, optimizer, *, max_norm: float | None = None,
+               before_step: Callable | None = None) -> TBPTTStep:
+    """A ``train_step`` for :func:`fit`: truncated backpropagation through time (BPTT).
+
+    Each step runs ``out, state = model(x, state, return_state=True)`` from the state the
+    previous step ended in, backpropagates the loss through this batch's time steps only
+    (the carried state is detached: no gradient reaches earlier batches), clips the total
+    gradient norm to ``max_norm`` (None: no clipping; torch's ``clip_grad_norm_`` or
+    :func:`dlbook.nn.utils.clip_grad_norm_`), and steps the optimizer. The state starts from
+    zeros at each epoch (fit calls ``reset()``). Works for torch and dlbook models alike.
+
+    The model's protocol: ``model(x, hx, return_state=True) -> (output, h_n)`` with ``hx``
+    None or a previous ``h_n``: an array/tensor or a tuple of them (an LSTM's (h, c)) shaped
+    (num_layers, N, H) as torch's; ``loss_fn(output, y)`` as for fit (a dlbook loss has
+    ``backward()``). A dlbook model's ``backward(d_output)`` may return the gradient of its
+    initial state: it is dropped. Consecutive batches must continue the same N streams:
+    :func:`dlbook.data.tbptt_windows` lays the data out that way for ``fit(...,
+    batch_size=N, shuffle=False)``. The step's ``grad_norms`` lists each step's gradient norm
+    before clipping.
+    """
+    return TBPTTStep(model, loss_fn, optimizer, max_norm, before_step)
+
+
+def _batch_of(state) -> int:
+    first = state[0] if isinstance(state, (tuple, list)) else state
+    return int(first.shape[1]) if first.ndim == 3 else 1
+
+
+def _detached(state):
+    if isinstance(state, (tuple, list)):
+        return type(state)(_detached(s) for s in state)
+    return state.detach() if hasattr(state, "detach") else np.array(state, copy=True)
+
+
+def _clip(model, max_norm: float, torch_model: bool) -> float:
+    if torch_model:
+        import torch
+
+        return float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+    from .nn.utils import clip_grad_norm_
+
+    return float(clip_grad_norm_(model.parameters(), max_norm))

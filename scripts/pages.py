@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -109,13 +110,17 @@ def as_script(page: Path) -> str:
     return "\n".join(parts)
 
 
-def execute(page: Path, env: dict | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
-    """Run a page's code cells in a fresh interpreter, in the page's folder, as the build would."""
+def execute(page: Path, env: dict | None = None, timeout: float = 1800,
+            runner: PageRunner | None = None) -> subprocess.CompletedProcess:
+    """Run a page's code cells in a fresh interpreter, in the page's folder, as the build would
+    (in a child of ``runner`` when one is given: the same, without importing torch & co. each time)."""
     page = Path(page).resolve()
     with tempfile.NamedTemporaryFile("w", prefix="dlbook-page-", suffix=".py", delete=False,
                                      encoding="utf-8") as f:
         f.write(as_script(page))
     try:
+        if runner is not None:
+            return runner.run(f.name, cwd=page.parent, env=env, timeout=timeout)
         return subprocess.run([sys.executable, f.name], cwd=page.parent, capture_output=True, text=True,
                               timeout=timeout, env={**os.environ, **(env or {})})
     finally:
@@ -123,24 +128,166 @@ def execute(page: Path, env: dict | None = None, timeout: float = 1800) -> subpr
 
 
 def execute_with_library_copy(page: Path, workdir: Path, mutation: tuple[str, str, str] | None = None,
-                              timeout: float = 1800) -> subprocess.CompletedProcess:
+                              timeout: float = 1800, runner: PageRunner | None = None
+                              ) -> subprocess.CompletedProcess:
     """Run a page against a copy of dlbook in ``workdir``, optionally with one edit made to it.
 
     ``mutation`` is (path inside the package, old text, new text); the old text must occur
     exactly once. The copy shadows the installed package through PYTHONPATH, and the result
-    cache is off, so the page really recomputes everything with the copy.
+    cache is off, so the page really recomputes everything with the copy. The copy keeps the
+    compiled modules (their source is unchanged) except the edited one's, which is recompiled.
     """
     import shutil
 
     copy = Path(workdir) / "lib" / "dlbook"
-    shutil.copytree(ROOT / "dlbook", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "dlbook", copy)  # copy2 keeps the mtimes that the .pyc files are checked against
     if mutation:
         relative, old, new = mutation
         source = (copy / relative).read_text(encoding="utf-8")
         if source.count(old) != 1:
             raise ValueError(f"mutation target must occur once in {relative}, found {source.count(old)}: {old!r}")
         (copy / relative).write_text(source.replace(old, new), encoding="utf-8")
-    return execute(page, env={"PYTHONPATH": str(copy.parent), "DLBOOK_CACHE_DIR": "off"}, timeout=timeout)
+        edited = copy / relative
+        for compiled in (edited.parent / "__pycache__").glob(f"{edited.stem}.*.pyc"):
+            compiled.unlink()
+    return execute(page, env={"PYTHONPATH": str(copy.parent), "DLBOOK_CACHE_DIR": "off"}, timeout=timeout,
+                   runner=runner)
+
+
+#: third-party modules that the pages and dlbook import, loaded once by a PageRunner (about 3 s a
+#: run saved); never dlbook, which each run imports afresh from the PYTHONPATH it is given
+PRELOADED = ("numpy", "scipy.signal", "scipy.special", "scipy.stats", "sympy", "torch", "torch.nn.functional",
+             "torch.utils.flop_counter", "matplotlib.pyplot", "matplotlib.patches", "sklearn.datasets",
+             "sklearn.model_selection", "sklearn.neighbors", "skimage.feature", "IPython.display", "tqdm.auto",
+             "threadpoolctl")
+
+#: a PageRunner's runs use one OpenMP/BLAS thread (torch takes OMP_NUM_THREADS as its thread count):
+#: two runs side by side on two cores do not oversubscribe them
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+class PageRunner:
+    """Runs page scripts as a fresh ``python script.py`` would, in children forked from one process
+    that has imported PRELOADED (with ONE_THREAD) and nothing of dlbook.
+
+    A child gets the script's folder and the given PYTHONPATH at the front of ``sys.path``, the
+    other ``env`` entries in ``os.environ``, the working folder ``cwd`` and its own stdout and
+    stderr; an uncaught exception prints its traceback and exits with 1, as the interpreter does
+    (atexit handlers do not run). Runs are one at a time; use one runner per test process.
+    """
+
+    def __init__(self):
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | ONE_THREAD
+        self._process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        if self._process.stdout.readline() != "ready\n":
+            self.close()
+            raise RuntimeError("the page runner did not start (see its error above)")
+
+    def run(self, script: str | Path, cwd: str | Path, env: dict | None = None,
+            timeout: float = 1800) -> subprocess.CompletedProcess:
+        """Like ``subprocess.run([python, script], cwd=cwd, env=os.environ | env, capture_output=True,
+        text=True, timeout=timeout)``; the thread variables in ONE_THREAD cannot be changed."""
+        args = [sys.executable, str(script)]
+        with tempfile.TemporaryDirectory(prefix="dlbook-run-") as folder:
+            request = {"script": str(Path(cwd, script)), "cwd": str(cwd), "env": dict(env or {}),
+                       "stdout": str(Path(folder) / "stdout"), "stderr": str(Path(folder) / "stderr"),
+                       "timeout": timeout}
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the page runner exited (status {self._process.wait()})")
+            reply = json.loads(line)
+            stdout, stderr = (Path(request[name]).read_text(encoding="utf-8", errors="replace")
+                              for name in ("stdout", "stderr"))
+        if reply["timed_out"]:
+            raise subprocess.TimeoutExpired(args, timeout, output=stdout, stderr=stderr)
+        return subprocess.CompletedProcess(args, reply["returncode"], stdout, stderr)
+
+    def close(self) -> None:
+        self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def __enter__(self) -> PageRunner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _serve() -> None:
+    """A PageRunner's process: preload, then for each request on stdin fork a child to run it,
+    wait for it (killing it past its timeout) and answer its exit status on stdout."""
+    import importlib
+    import select
+    import signal
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for name in PRELOADED:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # a run that needs it fails on importing it, as it would without a runner
+            pass
+    if any(name == "dlbook" or name.startswith("dlbook.") for name in sys.modules):
+        raise RuntimeError("a preloaded module imported dlbook: the runs would not use the library they are given")
+    print("ready", flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _run_forked(request)
+        finished = os.pidfd_open(pid)
+        timed_out = not select.select([finished], [], [], request["timeout"])[0]
+        if timed_out:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        os.close(finished)
+        print(json.dumps({"returncode": os.waitstatus_to_exitcode(status), "timed_out": timed_out}), flush=True)
+
+
+def _run_forked(request: dict) -> None:
+    """In the forked child: become ``python script`` with the request's folder, environment and
+    output files, run the script, and exit (never returns)."""
+    import runpy
+
+    status = 1
+    try:
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            os.dup2(os.open(request[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+        os.chdir(request["cwd"])
+        env = dict(request["env"])
+        paths = [p for p in env.pop("PYTHONPATH", "").split(os.pathsep) if p]
+        os.environ.update(env)
+        sys.path[0:1] = [str(Path(request["script"]).parent), *paths]  # the runner's [0] is scripts/
+        sys.argv = [request["script"]]
+        runpy.run_path(request["script"], run_name="__main__")
+        status = 0
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            status = stop.code or 0
+        else:
+            print(stop.code, file=sys.stderr)
+    except BaseException as error:
+        frames = error.__traceback__  # from the script's first frame on, as the interpreter prints it
+        while frames is not None and frames.tb_frame.f_code.co_filename != request["script"]:
+            frames = frames.tb_next
+        error.with_traceback(frames or error.__traceback__)  # the hook prints the exception's own
+        sys.excepthook(type(error), error, error.__traceback__)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(status)
 
 
 #: exceptions a page's checks raise: asserts and dlbook's comparisons (MismatchError and
@@ -171,7 +318,9 @@ def caught_by_a_check(stderr: str) -> bool:
     return name in CHECK_ERRORS or refused_shape
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
+    _serve()
+elif __name__ == "__main__":
     status = 0
     for arg in sys.argv[1:]:
         result = execute(Path(arg))

@@ -25,20 +25,35 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+# The broken-library test's records travel as user properties of its test reports, so that they reach
+# the summary from pytest-xdist's workers too (each worker is a process of its own; the controller
+# that prints the summary receives every report).
+SLIP, COVERED = "broken-library slip", "broken-library coverage"
 _MUTATIONS: list[tuple[str, str, str, str]] = []
 _COVERAGE: dict[str, list[str]] = {}
 
 
 @pytest.fixture
-def mutation_report():
-    """Where the broken-library test records (chapter, slip, page line that raised, error)."""
-    return _MUTATIONS
+def mutation_report(record_property):
+    """``mutation_report(chapter, slip, page line that raised, error)`` records a slip for the summary."""
+    return lambda chapter, name, line, error: record_property(SLIP, [chapter, name, line, error])
 
 
 @pytest.fixture
-def coverage_report():
-    """Where the broken-library test records, per chapter, the functions its slips cover."""
-    return _COVERAGE
+def coverage_report(record_property):
+    """``coverage_report(chapter, functions)`` records the functions a chapter's slips cover."""
+    return lambda chapter, functions: record_property(COVERED, [chapter, list(functions)])
+
+
+def pytest_runtest_logreport(report):
+    """Collect the records (in the controller under xdist, which gets the workers' reports)."""
+    if report.when != "call":
+        return
+    for key, value in report.user_properties:
+        if key == SLIP:
+            _MUTATIONS.append(tuple(value))
+        elif key == COVERED:
+            _COVERAGE[value[0]] = list(value[1])
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -47,7 +62,7 @@ def pytest_terminal_summary(terminalreporter):
         return
     terminalreporter.section("broken-library report: the check each slip tripped")
     for chapter in sorted({c for c, *_ in _MUTATIONS} | set(_COVERAGE)):
-        rows = [r for r in _MUTATIONS if r[0] == chapter]
+        rows = sorted(r for r in _MUTATIONS if r[0] == chapter)  # the same order however the tests ran
         covered = _COVERAGE.get(chapter, [])
         terminalreporter.write_line(f"{chapter}: {len(rows)} slips; page coverage {len(covered)} functions: "
                                     + ", ".join(f.split(":")[1] for f in covered))

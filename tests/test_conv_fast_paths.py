@@ -1,7 +1,9 @@
 """The convolution's fast paths (issue 11): a 1×1 convolution as one matrix product per
 image with no im2col, and the batch cut into blocks of images. Each path is checked
 against torch in float64 (output, dx, dweight, dbias) and against the path it replaces,
-and the tests check which path was taken, so a slip in a fast path fails here."""
+and the tests check which path was taken, so a slip in a fast path fails here. (The
+stride-1 path on shifted slices has its own file, test_conv_shifted.py; the block tests
+here turn it off so that their stride-1 cases go through im2col.)"""
 
 import numpy as np
 import pytest
@@ -84,6 +86,7 @@ def test_pointwise_path_matches_torch_and_the_im2col_path(n, c, f, hw, groups, b
     assert_close(fast, theirs(x, w, b, **options), rtol=1e-12)
 
     monkeypatch.setattr(conv, "is_pointwise", lambda geometry: False)
+    monkeypatch.setattr(conv, "is_shifted", lambda geometry: False)
     general = ours(x, w, b, **options)
     assert im2col_calls                     # now through im2col
     assert_close(fast, general, rtol=1e-12)
@@ -105,10 +108,11 @@ def test_pointwise_path_in_float32():
 @pytest.mark.parametrize("options", [
     dict(stride=2), dict(stride=(1, 2)), dict(padding=1), dict(padding=(0, 1)),
 ])
-def test_1x1_with_stride_or_padding_goes_through_im2col(options, im2col_calls):
+def test_1x1_with_stride_or_padding_is_not_pointwise(options, im2col_calls):
     x, w, b = _arrays(2, 4, 6, (5, 6), 1, 2, True, seed=3)
     result = ours(x, w, b, groups=2, **options)
-    assert im2col_calls, "a strided or padded 1x1 convolution needs its windows"
+    # strided: im2col's windows; padded with stride 1: the shifted path, no im2col
+    assert bool(im2col_calls) == ("stride" in options)
     assert_close(result, theirs(x, w, b, groups=2, **options), rtol=1e-12)
 
 
@@ -158,6 +162,7 @@ BLOCKED = [  # (n, c, f, (h, w), k, groups, bias, options)
 def test_blocks_of_images_give_the_whole_batch_result(n, c, f, hw, k, groups, bias,
                                                       options, images_per_block,
                                                       im2col_calls, monkeypatch):
+    monkeypatch.setattr(conv, "is_shifted", lambda geometry: False)
     x, w, b = _arrays(n, c, f, hw, k, groups, bias, seed=n * k)
     options = dict(options, groups=groups)
     whole = ours(x, w, b, **options)
@@ -178,6 +183,7 @@ def test_blocks_of_images_give_the_whole_batch_result(n, c, f, hw, k, groups, bi
 def test_a_block_budget_smaller_than_one_image_still_takes_whole_images(im2col_calls,
                                                                         monkeypatch):
     monkeypatch.setattr(conv, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv, "is_shifted", lambda geometry: False)
     x, w, b = _arrays(3, 2, 3, (5, 5), 3, 1, True, seed=0, dtype=np.float32)
     result = ours(x, w, b, padding=1)
     assert im2col_calls == [1, 1, 1] * 2
@@ -187,13 +193,16 @@ def test_a_block_budget_smaller_than_one_image_still_takes_whole_images(im2col_c
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 5), groups=st.integers(1, 2), k=st.integers(1, 3),
        stride=st.integers(1, 2), padding=st.integers(0, 1), dilation=st.integers(1, 2),
-       budget=st.integers(1, 3000), bias=st.booleans(), seed=st.integers(0, 2**16))
+       budget=st.integers(1, 3000), bias=st.booleans(), seed=st.integers(0, 2**16),
+       shifted=st.booleans())
 def test_random_blocked_convolutions_match_torch(n, groups, k, stride, padding,
-                                                 dilation, budget, bias, seed):
+                                                 dilation, budget, bias, seed, shifted):
     x, w, b = _arrays(n, 2 * groups, 3 * groups, (6, 5), k, groups, bias, seed)
     options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(conv, "BLOCK_BYTES", budget)
+        if not shifted:                 # stride 1 through im2col too
+            patch.setattr(conv, "is_shifted", lambda geometry: False)
         assert_close(ours(x, w, b, **options), theirs(x, w, b, **options), rtol=1e-12)
 
 

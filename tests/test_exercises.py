@@ -122,6 +122,30 @@ def _torch_bins(in_size, out_size):
     return bins
 
 
+# chapter 6: torch's own cell functions and autograd
+def _torch_rnn_step(x, h, *weights):
+    return torch.rnn_tanh_cell(T(x), T(h), *map(T, weights)).numpy()
+
+
+def _torch_lstm_step(x, h, c, *weights):
+    h_new, c_new = torch.lstm_cell(T(x), (T(h), T(c)), *map(T, weights))
+    return h_new.numpy(), c_new.numpy()
+
+
+def _torch_rnn_step_backward(d_h_new, x, h, *weights):
+    leaves = [torch.tensor(a, requires_grad=True) for a in (x, h, *weights)]
+    torch.rnn_tanh_cell(*leaves).backward(T(d_h_new))
+    return tuple(leaf.grad.numpy() for leaf in leaves[:5])
+
+
+def _torch_clip(grad_ih, grad_hh, max_norm):
+    params = [torch.zeros(g.shape, dtype=T(g).dtype, requires_grad=True) for g in (grad_ih, grad_hh)]
+    for p, g in zip(params, (grad_ih, grad_hh)):
+        p.grad = T(g.copy())
+    total = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return params[0].grad.numpy(), params[1].grad.numpy(), total.numpy()  # float32 norm for float32
+
+
 INDEPENDENT = {
     "linear_scores": lambda X, W, b: tF.linear(T(X), T(W), T(b)).numpy(),
     "softmax_cross_entropy": _torch_ce,
@@ -147,6 +171,10 @@ INDEPENDENT = {
         T(x)[:, :, ::stride, ::stride],
         (0, 0, 0, 0, 0, out_channels - x.shape[1])).numpy(),
     "adaptive_avg_pool_bins": _torch_bins,
+    "rnn_step_forward": _torch_rnn_step,
+    "lstm_step_forward": _torch_lstm_step,
+    "rnn_step_backward": _torch_rnn_step_backward,
+    "clip_grad_norm": _torch_clip,
 }
 
 
@@ -192,7 +220,7 @@ def test_every_reference_passes_its_checker(exercise_id, lang):
 
 
 def test_exercises_per_chapter_and_their_starters():
-    for chapter in (1, 2, 3, 4, 5):
+    for chapter in (1, 2, 3, 4, 5, 6):
         assert len(exercises.list_exercises(chapter)) >= 3
     for exercise in exercises.list_exercises():
         for lang in ("zh", "en"):
@@ -400,6 +428,48 @@ def _loop_bins(in_size, out_size, *, end_floored=False, equal_width=False, fixed
     return bins
 
 
+# chapter 6: written unit by unit, as a reader might
+def _loop_rnn_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, transposed=False, one_bias=False):
+    n, hidden = h.shape
+    out = np.zeros((n, hidden), dtype=x.dtype)
+    for s in range(n):
+        for j in range(hidden):
+            w_x = weight_ih[:, j] if transposed else weight_ih[j]
+            w_h = weight_hh[:, j] if transposed else weight_hh[j]
+            a = x[s] @ w_x + h[s] @ w_h + bias_ih[j] + (0 if one_bias else bias_hh[j])
+            out[s, j] = math.tanh(a)
+    return out
+
+
+def _cs231n_lstm_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    hidden = h.shape[1]
+    a = x @ weight_ih.T + h @ weight_hh.T + bias_ih + bias_hh
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    i, f = sig(a[:, :hidden]), sig(a[:, hidden:2 * hidden])
+    o, g = sig(a[:, 2 * hidden:3 * hidden]), np.tanh(a[:, 3 * hidden:])  # i, f, o, g
+    c_new = f * c + i * g
+    return o * np.tanh(c_new), c_new
+
+
+def _loop_rnn_backward(d_h_new, x, h, weight_ih, weight_hh, bias_ih, bias_hh, slope_at="new"):
+    h_new = np.tanh(x @ weight_ih.T + h @ weight_hh.T + bias_ih + bias_hh)
+    da = np.zeros_like(d_h_new)
+    for s in range(len(x)):
+        for j in range(h.shape[1]):
+            state = h_new[s, j] if slope_at == "new" else h[s, j]
+            da[s, j] = d_h_new[s, j] * (1 - state * state)
+    return da @ weight_ih, da @ weight_hh, da.T @ x, da.T @ h, da.sum(axis=0)
+
+
+def _clip_each(grad_ih, grad_hh, max_norm):
+    out = []
+    for g in (grad_ih, grad_hh):
+        norm = math.sqrt(float((g.astype(np.float64) ** 2).sum()))
+        out.append(g * min(1.0, max_norm / (norm + 1e-6)))
+    total = math.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in (grad_ih, grad_hh)))
+    return out[0], out[1], total
+
+
 #: (exercise, slip the checker must name, wrong solution, a phrase of the hint in en and zh)
 WRONG = [
     ("linear_scores", "transposed_weight", _loop_scores_transposed, ("transposed weight", "权重转置错了")),
@@ -504,6 +574,14 @@ WRONG = [
     ("adaptive_avg_pool_bins", "end_inclusive",
      lambda *a: _loop_bins(*a, inclusive=True),
      ("end is excluded", "终点不包含在内")),
+    ("rnn_step_forward", "transposed_weight", lambda *a: _loop_rnn_step(*a, transposed=True),
+     ("x @ weight_ih.T", "x @ weight_ih.T")),
+    ("rnn_step_forward", "one_bias", lambda *a: _loop_rnn_step(*a, one_bias=True),
+     ("bias_ih and bias_hh", "bias_ih 和 bias_hh")),
+    ("lstm_step_forward", "gate_order_ifog", _cs231n_lstm_step, ("i, f, g, o", "i、f、g、o")),
+    ("rnn_step_backward", "derivative_at_old_state",
+     lambda *a: _loop_rnn_backward(*a, slope_at="old"), ("1 - h_new^2", "1 - h_new^2")),
+    ("clip_grad_norm", "per_tensor", _clip_each, ("one total norm", "总范数")),
 ]
 
 
@@ -546,7 +624,9 @@ def test_the_loop_solutions_are_right_when_no_slip_is_switched_on():
                                   ("stacked_conv_cost", _loop_stack),
                                   ("alexnet_conv_output_size", _alexnet_size),
                                   ("zero_pad_shortcut", _loop_shortcut),
-                                  ("adaptive_avg_pool_bins", _loop_bins)]:
+                                  ("adaptive_avg_pool_bins", _loop_bins),
+                                  ("rnn_step_forward", _loop_rnn_step),
+                                  ("rnn_step_backward", _loop_rnn_backward)]:
         assert exercises.check(exercise_id, solution, show=False).passed
 
 
@@ -707,7 +787,7 @@ def test_bad_calls_are_explained(monkeypatch):
     with pytest.raises(ValueError, match="seed must be"):
         exercises.check("conv2d_forward", print, seed=-1)
     with pytest.raises(ValueError,
-                       match="chapters with exercises: \\[1, 2, 3, 4, 5\\]"):
+                       match="chapters with exercises: \\[1, 2, 3, 4, 5, 6\\]"):
         exercises.list_exercises(9)
     monkeypatch.setenv("DLBOOK_LANG", "zh")
     assert "全部通过" in exercises.check("conv_output_size", exercises.reference("conv_output_size"),
@@ -728,7 +808,7 @@ def test_every_chapter_page_checks_its_exercises():
     """The exercises section of each chapter page (the last one before the references), in both
     languages, checks every exercise of the chapter."""
     chapters = sorted({e.chapter for e in exercises.list_exercises()})
-    assert chapters == [1, 2, 3, 4, 5]
+    assert chapters == [1, 2, 3, 4, 5, 6]
     for lang in ("zh", "en"):
         for chapter in chapters:
             found = sorted(pages.BOOK.joinpath(lang).glob(f"{chapter:02d}_*.md"))

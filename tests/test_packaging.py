@@ -28,7 +28,7 @@ def test_runtime_dependencies_are_ranges_without_the_book_toolchain():
 def test_extras():
     extras = PROJECT["optional-dependencies"]
     assert "jupyter-book>=1.0.4,<2" in extras["book"]
-    assert {"pytest", "hypothesis"} <= _names(extras["test"])
+    assert {"pytest", "pytest-xdist", "hypothesis"} <= _names(extras["test"])  # scripts/test.sh runs pytest -n
 
 
 def test_version_and_python():

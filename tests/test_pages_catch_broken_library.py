@@ -15,6 +15,9 @@ that only pass settings to the functions listed (``train_on_digits``, ``train_sm
 """
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -285,8 +288,8 @@ MUTATIONS = {
             'share = (dy / 1.0)',
             'against_torch(nn.AvgPool2d(2), edges[:, :, :64, :64])'),
         'evaluate divides by one sample too many': (
-            'train.py', 'return total_loss / len(X), (correct / len(X) if classify',
-            'return total_loss / len(X), (correct / (len(X) + 1) if classify',
+            'train.py', 'return total_loss / len(X), (correct / positions if classify',
+            'return total_loss / len(X), (correct / (positions + 1) if classify',
             'assert test_acc == np.mean(predicted == digits.y_test)  # evaluate counts right'),
         'batch norm adds eps outside the square root': (
             'nn/batchnorm.py', 'inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))',
@@ -336,6 +339,14 @@ MUTATIONS = {
         'col2im overwrites instead of accumulating': (
             'nn/im2col.py', '+= dcols[:, i, j]',
             '= dcols[:, i, j]',
+            'assert set(np.unique(counts[2])) == {1, 2, 4}'),
+        'shifted taps step a row by the unpadded width': (
+            'nn/functional/conv.py', 'offsets = [i * dh * wp + j * dw',
+            'offsets = [i * dh * w + j * dw',
+            'assert maps[name].shape == camera.shape and err < 1e-12'),
+        'shifted backward overwrites instead of accumulating': (
+            'nn/functional/conv.py', 'dx_grid[:, :, offset:offset + length] += dtaps[:, :, tap]',
+            'dx_grid[:, :, offset:offset + length] = dtaps[:, :, tap]',
             'print(against_torch(conv, x_rgb[:, :, :64, :64]))  # output, dx, dweight'),
         'conv bias added twice': (
             'nn/functional/conv.py', 'y += bias[:, None, None, None]',
@@ -466,6 +477,110 @@ MUTATIONS = {
             'experiments/classic_cnns.py', 'plain=kind == "plain"', 'plain=kind != "plain"',
             'assert final_error["plain"][deep] > final_error["plain"][shallow] + 0.01'),
     },
+    '06_rnn': {
+        'LSTM gates read in the order i, f, o, g': (
+            'nn/functional/recurrent.py',
+            'i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))\n    np.multiply(f, c',
+            'i, f, o, g = (gates[:, k * H:(k + 1) * H] for k in range(4))\n    np.multiply(f, c',
+            'assert np.allclose(norms[label], by_torch, rtol=1e-9, atol=0), label'),
+        'the input gate left out of the cell state': (
+            'nn/functional/recurrent.py', '    c_new += i * g',
+            '    c_new += g',
+            'assert np.allclose(norms[label], by_torch, rtol=1e-9, atol=0), label'),
+        'RNN step without the transpose of W_hh': (
+            'nn/functional/recurrent.py', 'pre = np.matmul(h, weight_hh.T, out=out)',
+            'pre = np.matmul(h, weight_hh, out=out)',
+            'assert rel_error(d_chars, numerical_gradient(root_dot_probe, chars)) < 1e-8'),
+        'bias_hh left out of the input part': (
+            'nn/functional/recurrent.py', '        part += bias_ih + bias_hh',
+            '        part += bias_ih',
+            'assert rel_error(output, t_output.numpy()) < 1e-12'),
+        'BPTT: dh_{t-1} = dP W_hh^T instead of dP W_hh': (
+            'nn/functional/recurrent.py', '    return d_pre, d_pre @ weight_hh\n\n\ndef _sigmoid',
+            '    return d_pre, d_pre @ weight_hh.T\n\n\ndef _sigmoid',
+            'assert rel_error(d_chars, numerical_gradient(root_dot_probe, chars)) < 1e-8'),
+        "tanh's derivative taken as 1 - h instead of 1 - h^2": (
+            'nn/functional/recurrent.py', 'd_pre = d_h_new * (1 - h_new * h_new)',
+            'd_pre = d_h_new * (1 - h_new)',
+            'assert rel_error(d_chars, numerical_gradient(root_dot_probe, chars)) < 1e-8'),
+        "the forget gate's derivative without (1 - f)": (
+            'nn/functional/recurrent.py', 'dP_f *= f * (1 - f)',
+            'dP_f *= f',
+            'assert np.allclose(norms[label], by_torch, rtol=1e-9, atol=0), label'),
+        'the cell-state gradient not multiplied by the forget gate': (
+            'nn/functional/recurrent.py', '    dc *= f\n',
+            '    pass\n',
+            'assert np.allclose(norms[label], by_torch, rtol=1e-9, atol=0), label'),
+        'bias gradient averaged over steps and samples': (
+            'nn/functional/recurrent.py', '(d2.sum(axis=0) if has_bias else None)',
+            '(d2.mean(axis=0) if has_bias else None)',
+            'assert rel_error(p.grad, whole.grad) < 1e-14'),
+        "each layer of a stack starts from layer 0's state": (
+            'nn/rnn.py', 'states = [None if s is None else s[k] for s in initial]',
+            'states = [None if s is None else s[0] for s in initial]',
+            'assert rel_error(dec_output, t_dec_output.numpy()) < 1e-12'),
+        'clip coefficient without the 1e-6': (
+            'nn/utils.py', 'coefficient = max_norm / (total + 1e-6)',
+            'coefficient = max_norm / total',
+            'assert rel_error(p.grad, tp.grad.numpy()) < 1e-12'),
+        'clip scales short gradients up': (
+            'nn/utils.py', 'coefficient = min(coefficient, 1.0)',
+            'coefficient = coefficient',
+            'assert all(np.array_equal(p.grad, k) for p, k in zip(layer.parameters(), kept))'),
+        'clip total norm as a sum of the norms': (
+            'nn/utils.py', 'total = float(np.linalg.norm(np.array(norms, np.float64), ord=norm_type))',
+            'total = float(np.sum(norms))',
+            'assert rel_error(total, float(torch_total)) < 1e-12'),
+        'clip inf-norm without the absolute value': (
+            'nn/utils.py', 'maxima = [np.max(np.abs(g), initial=0) for g in grads]',
+            'maxima = [np.max(g, initial=0) for g in grads]',
+            'assert rel_error(inf_norm, float(torch.nn.utils.clip_grad_norm_('),
+        'Embedding backward loses repeated indices': (
+            'nn/sparse.py', 'np.add.at(grad, indices.ravel(), dy.reshape(-1, self.embedding_dim))',
+            'grad[indices.ravel()] += dy.reshape(-1, self.embedding_dim)',
+            'print(against_torch(embed, np.array([[1, 5], [1, 7]])))  # a repeated id adds up'),
+        'tbptt windows: targets equal the inputs': (
+            'data.py', 'Y = streams[:, 1:].reshape',
+            'Y = streams[:, :-1].reshape',
+            'assert np.array_equal(Y_toy, X_toy + 1)'),
+        'truncated BPTT drops the carried state': (
+            'train.py', '        self.state = _detached(state)',
+            '        self.state = None',
+            'assert step.state is not None'),
+        'reset() keeps the state of the last epoch': (
+            'train.py', 'start of each epoch)."""\n        self.state = None',
+            'start of each epoch)."""\n        pass',
+            'assert step.state is None'),
+        'gradient experiment: readout not normalized': (
+            'experiments/recurrent.py', 'return cell, x, readout / np.linalg.norm(readout)',
+            'return cell, x, readout',
+            'assert np.allclose(norms[label], by_torch, rtol=1e-9, atol=0), label'),
+        'unigram baseline normalized without the smoothing mass': (
+            'experiments/recurrent.py', 'log_p = np.log(counts) - np.log(counts.sum())',
+            'log_p = np.log(counts) - np.log(len(train_ids))',
+            'assert np.isclose(unigram, -np.mean([log_p[c] for c in split.val]), rtol=1e-12, atol=0)'),
+        'stream loss scores the input character, not the next': (
+            'experiments/recurrent.py', 'y = ids[start + 1:start + 1 + chunk_len]',
+            'y = ids[start:start + chunk_len]',
+            'assert lm["val_loss"] < lm["unigram_val"] - 0.5  # the margin the text states'),
+        'temperature applied as a multiplication': (
+            'experiments/recurrent.py', 'z = scores / temperature',
+            'z = scores * temperature',
+            'assert sample_nats[0.5] < sample_nats[1.0]'),
+        'recursive net: children swapped in the composition': (
+            'experiments/recurrent.py', 'return self.cell(right, left)',
+            'return self.cell(left, right)',
+            'assert rel_error(root_chain, h_n[0, 0]) < 1e-15'),
+        'LSTM gradient norms measured on dL/dc_t instead of dL/dh_t': (
+            'experiments/recurrent.py', 'd_state if kind == "rnn" else d_state[0]',
+            'd_state if kind == "rnn" else d_state[1]',
+            'assert np.allclose(norms[label], by_torch, rtol=1e-9, atol=0), label'),
+        "recursive net backward: the children's gradients swapped": (
+            'experiments/recurrent.py',
+            '            back(node[1], d_right)\n            back(node[0], d_left)',
+            '            back(node[1], d_left)\n            back(node[0], d_right)',
+            'assert rel_error(d_chars, numerical_gradient(root_dot_probe, chars)) < 1e-8'),
+    },
 }
 
 
@@ -504,7 +619,8 @@ COVERAGE = {
         "cnn_shapes.py:conv2d_param_count", "cnn_shapes.py:conv_output_size",
         "nn/functional/conv.py:avg_pool2d_forward", "nn/functional/conv.py:conv2d_backward",
         "nn/functional/conv.py:conv2d_forward", "nn/functional/conv.py:max_pool2d_backward",
-        "nn/functional/conv.py:max_pool2d_forward", "nn/im2col.py:col2im", "nn/im2col.py:windows",
+        "nn/functional/conv.py:max_pool2d_forward", "nn/im2col.py:col2im",
+        "nn/functional/conv.py:ShiftedGrid.of", "nn/functional/conv.py:_shifted_backward", "nn/im2col.py:windows",
         "nn/naive_conv.py:naive_conv2d", "optim.py:Adam.step_group", "receptive_field.py:receptive_fields",
         "train.py:evaluate", "nn/functional/conv.py:avg_pool2d_backward", "nn/im2col.py:im2col",
         "nn/batchnorm.py:_BatchNorm.forward", "experiments/cnn_uses.py:bigram_kernel",
@@ -525,6 +641,18 @@ COVERAGE = {
         "models/resnet.py:stage_plan", "models/resnet.py:PreActBasicBlock.forward",
         "models/resnet.py:PreActBasicBlock.backward", "models/resnet.py:ResNetTorch.__init__",
         "experiments/classic_cnns.py:degradation_experiment",
+    ],
+    "06_rnn": [
+        "nn/functional/recurrent.py:input_part", "nn/functional/recurrent.py:rnn_cell_forward",
+        "nn/functional/recurrent.py:rnn_cell_backward", "nn/functional/recurrent.py:lstm_cell_forward",
+        "nn/functional/recurrent.py:lstm_cell_backward",
+        "nn/functional/recurrent.py:recurrent_weight_grads", "nn/rnn.py:_RNNBase._run",
+        "nn/utils.py:clip_grad_norm_", "nn/sparse.py:Embedding.backward", "data.py:tbptt_windows",
+        "train.py:TBPTTStep.__call__", "train.py:TBPTTStep.reset",
+        "experiments/recurrent.py:gradient_setup", "experiments/recurrent.py:gradient_norms_through_time",
+        "experiments/recurrent.py:unigram_cross_entropy", "experiments/recurrent.py:stream_loss",
+        "experiments/recurrent.py:sample", "experiments/recurrent.py:TreeRNN.forward",
+        "experiments/recurrent.py:TreeRNN.backward",
     ],
 }
 
@@ -552,12 +680,22 @@ def enclosing_function(relative: str, text: str) -> str:
 CASES = [(chapter, name) for chapter in sorted(MUTATIONS) for name in sorted(MUTATIONS[chapter])]
 
 
+@pytest.fixture(scope="session")
+def page_runner():
+    """One PageRunner per test process (per xdist worker): a slip's run skips importing torch & co.
+    and uses one thread, so that two runs side by side share two cores without oversubscribing."""
+    with pages.PageRunner() as runner:
+        yield runner
+
+
 @pytest.mark.parametrize("chapter,name", CASES)
-def test_chapter_catches_the_slip_with_the_named_check(tmp_path, chapter, name, mutation_report):
+def test_chapter_catches_the_slip_with_the_named_check(tmp_path, chapter, name, mutation_report,
+                                                       page_runner):
     relative, old, new, check = MUTATIONS[chapter][name]
-    result = pages.execute_with_library_copy(_page(chapter), tmp_path, (relative, old, new))
+    result = pages.execute_with_library_copy(_page(chapter), tmp_path, (relative, old, new),
+                                             runner=page_runner)
     page_line, error = pages.tripped_check(result.stderr)
-    mutation_report.append((chapter, name, page_line, error))
+    mutation_report(chapter, name, page_line, error)
     assert result.returncode != 0, f"{chapter} did not notice: {name}"
     assert pages.caught_by_a_check(result.stderr), f"not a check on the page: {error}\n{result.stderr[-2000:]}"
     assert check in page_line, f"expected the check {check!r} to catch it, but {page_line!r} raised {error}"
@@ -567,7 +705,7 @@ def test_chapter_catches_the_slip_with_the_named_check(tmp_path, chapter, name, 
 def test_every_function_a_page_computes_with_has_a_slip_it_catches(chapter, coverage_report):
     mutated = {enclosing_function(relative, old) for relative, old, _, _ in MUTATIONS[chapter].values()}
     uncovered = sorted(set(COVERAGE[chapter]) - mutated)
-    coverage_report[chapter] = sorted(set(COVERAGE[chapter]) & mutated)
+    coverage_report(chapter, sorted(set(COVERAGE[chapter]) & mutated))
     assert not uncovered, f"{chapter}: no mutation in {uncovered}"
 
 
@@ -582,3 +720,43 @@ def test_every_chapter_has_mutations_and_coverage():
     chapters = {p.stem for p in pages.chapter_pages("zh")} - {"00_preface"}
     assert chapters <= set(MUTATIONS), f"chapters without a broken-library test: {sorted(chapters - set(MUTATIONS))}"
     assert chapters <= set(COVERAGE), f"chapters without a coverage list: {sorted(chapters - set(COVERAGE))}"
+
+
+FRESH_INTERPRETER_PROBE = '''import os, sys
+print(os.getcwd(), sys.path[:2], os.environ["DLBOOK_PROBE"], sys.argv == [__file__], __name__)
+print("dlbook" in sys.modules)
+import dlbook
+print(dlbook.WHERE)
+def check():
+    assert dlbook.WHERE == "installed", "the copy was imported"
+{ending}
+'''
+
+
+@pytest.mark.parametrize("ending,status", [("check()", 1), ("sys.exit(3)", 3), ("sys.exit('stopped')", 1),
+                                           ("print('done')", 0)])
+def test_a_run_in_the_page_runner_is_a_fresh_interpreter_run(tmp_path, page_runner, ending, status):
+    """Same folder, sys.path, environment, library copy, output, traceback and exit status as
+    ``python script``; dlbook is not preloaded."""
+    script, lib = tmp_path / "dlbook-page-probe.py", tmp_path / "lib" / "dlbook"
+    script.write_text(FRESH_INTERPRETER_PROBE.format(ending=ending), encoding="utf-8")
+    lib.mkdir(parents=True)
+    (lib / "__init__.py").write_text('WHERE = "copy"\n', encoding="utf-8")
+    env = {"PYTHONPATH": str(lib.parent), "DLBOOK_PROBE": "set"}
+    forked = page_runner.run(script, cwd=pages.BOOK, env=env, timeout=60)
+    fresh = subprocess.run([sys.executable, str(script)], cwd=pages.BOOK, env={**os.environ, **env},
+                           capture_output=True, text=True, timeout=60)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+    assert forked.returncode == status
+    assert forked.stdout.splitlines()[1:3] == ["False", "copy"]
+
+
+def test_page_runs_use_one_thread_and_time_out(tmp_path, page_runner):
+    script = tmp_path / "threads.py"
+    script.write_text("import torch, threadpoolctl\nprint(torch.get_num_threads(), "
+                      "max(i['num_threads'] for i in threadpoolctl.threadpool_info()))\n", encoding="utf-8")
+    assert page_runner.run(script, cwd=tmp_path, timeout=60).stdout == "1 1\n"
+    (tmp_path / "forever.py").write_text("while True:\n    pass\n", encoding="utf-8")
+    with pytest.raises(subprocess.TimeoutExpired):
+        page_runner.run(tmp_path / "forever.py", cwd=tmp_path, timeout=1)
+    assert page_runner.run(script, cwd=tmp_path, timeout=60).returncode == 0  # still serving

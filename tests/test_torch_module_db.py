@@ -71,7 +71,8 @@ def test_the_database_covers_the_layers():
     """The comparison below really runs for the layers the book uses (no silent empty selection)."""
     covered = {case.values[0].module_cls.__name__ for case in CASES}
     expected = {"Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "CrossEntropyLoss",
-                "MSELoss", "MultiMarginLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d", "AvgPool2d"}
+                "MSELoss", "MultiMarginLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d", "AvgPool2d",
+                "RNN", "LSTM", "RNNCell", "LSTMCell", "Embedding"}
     assert expected <= covered, f"module_db has no cases for {sorted(expected - covered)}"
 
 
@@ -89,6 +90,10 @@ def allowed_gap(twin: torch.nn.Module, inputs: tuple) -> str | None:
         gaps += ["unbatched input"] * (scores.ndim < 2)
     elif name == "MultiMarginLoss":
         gaps += ["per-class weight"] * (twin.weight is not None)
+    elif name in ("RNN", "LSTM"):
+        gaps += ["bidirectional"] * bool(twin.bidirectional)
+        gaps += ["dropout between layers"] * (twin.dropout != 0)
+        gaps += ["proj_size"] * bool(getattr(twin, "proj_size", 0))
     elif name == "MaxPool2d":
         gaps += ["return_indices"] * bool(twin.return_indices)
         gaps += ["ceil_mode"] * bool(twin.ceil_mode)
@@ -103,6 +108,11 @@ def _numpy(value):
     if isinstance(value, dict):
         return {k: _numpy(v) for k, v in value.items()}
     return value
+
+
+def _flatten(value) -> list:
+    """The arrays (or tensors) in a nested tuple, depth first."""
+    return [leaf for v in value for leaf in _flatten(v)] if isinstance(value, tuple) else [value]
 
 
 def _fresh(value):
@@ -151,7 +161,13 @@ def test_matches_torch(info, module_input, training):
         pytest.xfail(f"{gap} not implemented yet: {type(error).__name__}: {error}")
 
     yt = twin(*inputs)
-    if isinstance(yt, tuple):  # (output, indices) for return_indices: backward takes d output
+    if cls_name in ("RNN", "LSTM", "LSTMCell"):  # (output, h_n), (output, (h_n, c_n)), (h, c)
+        flat, flat_t = _flatten(y), _flatten(yt)
+        assert len(flat) == len(flat_t), f"{cls_name} returns {len(flat)} arrays, torch {len(flat_t)}"
+        for i, (extra, extra_t) in enumerate(zip(flat[1:], flat_t[1:]), 1):
+            _assert_close(f"output {i}", extra, extra_t.detach().numpy())
+        y, yt = y[0], yt[0]  # backward below takes d output (the states get no gradient here)
+    elif isinstance(yt, tuple):  # (output, indices) for return_indices: backward takes d output
         assert isinstance(y, tuple) and len(y) == len(yt), f"{cls_name} returns {type(y).__name__}, torch a tuple"
         for i, (extra, extra_t) in enumerate(zip(y[1:], yt[1:]), 1):
             assert np.array_equal(extra, extra_t.numpy()), f"output {i} differs from torch's"
@@ -161,8 +177,12 @@ def test_matches_torch(info, module_input, training):
 
     dy = np.random.default_rng(0).standard_normal(tuple(yt.shape))
     dx = layer.backward(np.asarray(dy))
+    dx = dx[0] if isinstance(dx, tuple) else dx  # a recurrent layer's (d input, d state)
     yt.backward(torch.from_numpy(np.asarray(dy)))
-    _assert_close("d input", dx, _grad(inputs[0], dx))
+    if inputs[0].is_floating_point():
+        _assert_close("d input", dx, _grad(inputs[0], dx))
+    else:  # an Embedding's indices have no gradient
+        assert dx is None, f"{cls_name}.backward returns a gradient for integer input"
 
     torch_params = dict(twin.named_parameters())
     ours = dict(layer.named_parameters())

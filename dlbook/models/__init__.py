@@ -1,5 +1,7 @@
 """Ready-made networks of the book, defined once in NumPy (:mod:`dlbook.nn`) with torch twins."""
 
+from .char_rnn import (CharRNN, CharRNNTorch, SequenceCrossEntropyLoss,
+                       SequenceCrossEntropyLossTorch)
 from .alexnet import alexnet, alexnet_layers, alexnet_parameter_count
 from .cnn import digits_cnn, digits_cnn_torch
 from .mlp import mlp
@@ -14,4 +16,5 @@ __all__ = ["digits_cnn", "digits_cnn_torch", "mlp",
            "vgg", "vgg_layers", "vgg_parameter_count",
            "BasicBlock", "Bottleneck", "PreActBasicBlock", "PreActBottleneck", "ResNet",
            "ResNetTorch", "ZeroPadShortcut", "cifar_resnet", "cifar_resnet_torch",
-           "imagenet_resnet", "imagenet_resnet_torch"]
+           "imagenet_resnet", "imagenet_resnet_torch",
+           "CharRNN", "CharRNNTorch", "SequenceCrossEntropyLoss", "SequenceCrossEntropyLossTorch"]

@@ -19,3 +19,9 @@ from .naive_conv import naive_conv2d
 from .normalization import LocalResponseNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .regularization import l2_penalty, l2_penalty_backward, weight_norm
+
+# -- chapter 6 (issue 12): recurrent layers, embeddings, gradient clipping ------------
+from . import utils
+from .rnn import LSTM, RNN, LSTMCell, RNNCell
+from .sparse import Embedding
+# -- end chapter 6 -------------------------------------------------------------------

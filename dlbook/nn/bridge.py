@@ -149,8 +149,9 @@ def _tie_from(module: torch.nn.Module, layer: Module) -> None:
 
 
 def _config_value(module: torch.nn.Module, arg: str):
-    if arg == "bias":  # torch stores the flag as the presence of the parameter
-        return getattr(module, "bias", None) is not None
+    if arg == "bias":  # a flag (recurrent layers) or the presence of the parameter (Linear, Conv2d)
+        bias = getattr(module, "bias", None)
+        return bias if isinstance(bias, bool) else bias is not None
     if arg == "affine":
         return getattr(module, "weight", None) is not None
     return getattr(module, arg)

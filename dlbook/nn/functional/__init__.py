@@ -21,3 +21,9 @@ from .adaptive_pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
 from .normalization import (local_response_norm, local_response_norm_backward,
                             local_response_norm_forward)
 # -- end chapter 5 -------------------------------------------------------------------
+
+# -- functional forms of chapter 6 (issue 12) ---------------------------------------
+from . import recurrent
+from .recurrent import (input_part, lstm_cell, lstm_cell_backward, lstm_cell_forward,
+                        recurrent_weight_grads, rnn_cell, rnn_cell_backward, rnn_cell_forward)
+# -- end chapter 6 -------------------------------------------------------------------

@@ -15,7 +15,9 @@ With the input as a matrix of windows ``cols`` (see :mod:`dlbook.nn.im2col`), th
 forward pass is $Y = W_\text{mat}\,\text{cols}$, and the backward pass is two more
 products: $dW_\text{mat} = dY\,\text{cols}^\top$, $d\text{cols} = W_\text{mat}^\top dY$
 (then ``col2im``). Both passes go through the batch a block of images at a time
-(:func:`image_blocks`); a 1×1 convolution needs no im2col at all (:func:`is_pointwise`).
+(:func:`image_blocks`); a 1×1 convolution needs no im2col at all (:func:`is_pointwise`),
+and a stride-1 convolution reads shifted slices of the flattened padded images instead
+(:func:`shifted_taps`).
 """
 
 from __future__ import annotations
@@ -65,9 +67,9 @@ BLOCK_BYTES = 2 ** 21
 class ConvCache:
     """What :func:`conv2d_backward` needs: the input (not a copy), weight and geometry.
 
-    The backward pass rebuilds the input's im2col matrix, a block of images at a time,
-    rather than keeping the whole matrix (k_h·k_w times the input's size) alive between
-    the passes.
+    The backward pass rebuilds the input's im2col matrix (or its shifted taps), a block of
+    images at a time, rather than keeping the whole matrix (k_h·k_w times the input's
+    size) alive between the passes.
     """
 
     x: np.ndarray             # (N, C, H, W)
@@ -99,6 +101,84 @@ def image_blocks(x: np.ndarray, geometry: WindowGeometry, out_hw: tuple[int, int
         yield images, im2col(x[images], geometry)[0]
 
 
+def is_shifted(geometry: WindowGeometry) -> bool:
+    """Stride 1: every kernel tap is one shift of the flattened padded image, so
+    :func:`shifted_taps` needs no strided gather (a plain 1×1 needs not even that,
+    :func:`is_pointwise` is tried first)."""
+    return geometry.stride == (1, 1)
+
+
+@dataclass
+class ShiftedGrid:
+    """A stride-1 convolution on the flattened padded image (``Hp·Wp`` pixels per channel).
+
+    Tap (i, j) of the window whose top-left pixel is ``t`` sits at ``t + offsets[i·kw + j]``
+    (``offsets = i·dh·Wp + j·dw``). The output computed at every ``t < length`` lands on
+    the same padded grid; pixel (r, c) of the true output is grid pixel ``r·Wp + c``, and
+    the grid pixels past the output's right or bottom edge are discarded.
+    """
+
+    padded_hw: tuple[int, int]
+    offsets: list[int]
+    length: int                     # Hp·Wp - offsets[-1]: windows that fit in the image
+
+    @classmethod
+    def of(cls, geometry: WindowGeometry, h: int, w: int) -> "ShiftedGrid":
+        (kh, kw), (dh, dw) = geometry.kernel, geometry.dilation
+        (pt, pb), (pl, pr) = geometry.padding
+        hp, wp = h + pt + pb, w + pl + pr
+        offsets = [i * dh * wp + j * dw for i in range(kh) for j in range(kw)]
+        return cls((hp, wp), offsets, hp * wp - offsets[-1])
+
+
+def pad_images(x: np.ndarray, padding) -> np.ndarray:
+    """(nb, C, H, W) -> (nb, C, Hp·Wp): zero-padded images, each channel flattened."""
+    (pt, pb), (pl, pr) = padding
+    nb, c, h, w = x.shape
+    if pt == pb == pl == pr == 0:
+        return x.reshape(nb, c, h * w)
+    xp = np.zeros((nb, c, h + pt + pb, w + pl + pr), dtype=x.dtype)
+    xp[:, :, pt:pt + h, pl:pl + w] = x
+    return xp.reshape(nb, c, -1)
+
+
+def shifted_taps(x: np.ndarray, geometry: WindowGeometry):
+    """Stride 1: consecutive blocks of x's images with their windows, ~BLOCK_BYTES each.
+
+    Yields (images, taps, grid): ``taps`` of shape (nb, C·kh·kw, length), row (c, i, j)
+    the padded channel c shifted by tap (i, j) (:class:`ShiftedGrid`): contiguous
+    slices, copied without a gather and with no transpose of the batch axis.
+    """
+    n, c, h, w = x.shape
+    grid = ShiftedGrid.of(geometry, h, w)
+    per_image = c * len(grid.offsets) * grid.length * x.itemsize
+    nb = max(1, BLOCK_BYTES // max(1, per_image))
+    for start in range(0, n, nb):
+        images = slice(start, min(start + nb, n))
+        flat = pad_images(x[images], geometry.padding)
+        taps = np.empty(flat.shape[:2] + (len(grid.offsets), grid.length), x.dtype)
+        for k, offset in enumerate(grid.offsets):
+            taps[:, :, k] = flat[:, :, offset:offset + grid.length]
+        yield images, taps.reshape(flat.shape[0], -1, grid.length), grid
+
+
+def _output_blocks(x: np.ndarray, w_mat: np.ndarray, geometry: WindowGeometry,
+                   out_hw: tuple[int, int]):
+    """(images, y) with y of shape (F, nb, H_out, W_out), a block of images at a time."""
+    g, k = w_mat.shape[0], w_mat.shape[2]
+    if is_shifted(geometry):            # y on the padded grid = W_mat @ taps, then crop
+        for images, taps, grid in shifted_taps(x, geometry):
+            nb = taps.shape[0]
+            y = np.empty((nb, g * w_mat.shape[1]) + grid.padded_hw, x.dtype)  # tail unread
+            np.matmul(w_mat, taps.reshape(nb, g, k, -1),
+                      out=y.reshape(nb, g, w_mat.shape[1], -1)[..., :grid.length])
+            yield images, y[:, :, :out_hw[0], :out_hw[1]].transpose(1, 0, 2, 3)
+        return
+    for images, cols in image_blocks(x, geometry, out_hw):  # cols: (C·kh·kw, nb·Ho·Wo)
+        y = np.matmul(w_mat, cols.reshape(g, k, -1))
+        yield images, y.reshape(g * w_mat.shape[1], -1, *out_hw)
+
+
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
                    stride=1, padding=0, dilation=1,
                    groups: int = 1) -> tuple[np.ndarray, ConvCache]:
@@ -119,7 +199,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
     cache : :class:`ConvCache`
 
     Per block of images (see :func:`image_blocks`), ``y = W_mat @ cols``; a 1×1
-    convolution with stride 1 and no padding skips im2col (see :func:`is_pointwise`).
+    convolution with stride 1 and no padding skips im2col (see :func:`is_pointwise`),
+    and so does any other stride-1 convolution (see :func:`shifted_taps`).
     """
     who = "conv2d"
     _check_images(x, who)
@@ -157,8 +238,7 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
             y += bias[:, None, None]
         return y, cache
     out = np.empty((n, f) + out_hw, dtype=x.dtype)
-    for images, cols in image_blocks(x, geometry, out_hw):  # cols: (C·kh·kw, nb·Ho·Wo)
-        y = np.matmul(w_mat, cols.reshape(g, cg * kh * kw, -1)).reshape(f, -1, *out_hw)
+    for images, y in _output_blocks(x, w_mat, geometry, out_hw):   # y: (F, nb, Ho, Wo)
         if bias is not None:
             y += bias[:, None, None, None]
         out[images] = y.transpose(1, 0, 2, 3)               # (F, nb, ..) -> (nb, F, ..)
@@ -195,6 +275,8 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache
         for image in range(n):          # one image at a time: no (N, F, C) temporary
             dweight += np.matmul(dy_4[image], x[image].transpose(0, 2, 1))
         dx = np.matmul(w_mat.transpose(0, 2, 1), dy_4).reshape(n, c, h, w)
+    elif is_shifted(geometry):
+        dweight, dx = _shifted_backward(dy, cache, w_mat)
     else:
         dweight, dx = np.zeros(w_mat.shape, dtype), np.empty((n, c, h, w), dtype)
         for images, cols in image_blocks(cache.x, geometry, cache.out_hw):
@@ -205,6 +287,31 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache
             dx[images] = col2im(dcols, cache.x[images].shape, geometry)
     dbias = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return dx, dweight.reshape(weight.shape), dbias
+
+
+def _shifted_backward(dy: np.ndarray, cache: ConvCache, w_mat: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Stride 1: dW_mat = dY·tapsᵀ and dtaps = W_matᵀ·dY on the padded grid, then each
+    tap's rows are added back at its shift (the adjoint of the slicing) and the padding
+    is cropped. dY sits on the grid with zeros where the forward pass discarded pixels."""
+    g, k = w_mat.shape[0], w_mat.shape[2]
+    n, c, h, w = cache.x.shape
+    (ho, wo), ((pt, _), (pl, _)) = cache.out_hw, cache.geometry.padding
+    dtype = np.result_type(dy, w_mat)
+    dweight, dx = np.zeros(w_mat.shape, dtype), np.empty((n, c, h, w), dtype)
+    for images, taps, grid in shifted_taps(cache.x, cache.geometry):
+        nb, length = taps.shape[0], grid.length
+        dy_grid = np.zeros((nb, dy.shape[1]) + grid.padded_hw, dtype)
+        dy_grid[:, :, :ho, :wo] = dy[images]
+        dy_grid = dy_grid.reshape(nb, g, -1, grid.padded_hw[0] * grid.padded_hw[1])
+        dy_mat = dy_grid[..., :length]                      # (nb, G, F/G, length)
+        dweight += np.matmul(dy_mat, taps.reshape(nb, g, k, -1).transpose(0, 1, 3, 2)).sum(0)
+        dtaps = np.matmul(w_mat.transpose(0, 2, 1), dy_mat).reshape(nb, c, -1, length)
+        dx_grid = np.zeros((nb, c, grid.padded_hw[0] * grid.padded_hw[1]), dtype)
+        for tap, offset in enumerate(grid.offsets):
+            dx_grid[:, :, offset:offset + length] += dtaps[:, :, tap]
+        dx[images] = dx_grid.reshape(nb, c, *grid.padded_hw)[:, :, pt:pt + h, pl:pl + w]
+    return dweight, dx
 
 
 # -- pooling -----------------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""How fast is dlbook's NumPy LSTM? Against torch's LSTM on the CPU.
+
+    python scripts/bench_lstm.py [--repeats 10] [--threads 2] [--clock cpu]
+                                 [--seq 64] [--batch 32] [--input 128] [--hidden 256]
+                                 [--layers 2]
+
+Workload (issue 12): a character-model-sized LSTM, by default sequence length 64, batch 32,
+input size 128, hidden size 256, 2 layers, float32; one forward pass and one backward pass
+(d input, every weight gradient) each. Both sides get the same number of threads (torch's
+intra-op threads and NumPy's BLAS; default 2).
+
+Timings alternate between dlbook and torch in one run, so background load hits both alike;
+the median of each is reported, and their ratio (goal: at most 3×). The column "products"
+times the matrix products the NumPy layer cannot avoid (per layer: the input parts of all
+steps, L recurrent products forward and L backward, d input and the two weight gradients),
+with NumPy's BLAS: the layer cannot be faster than these, so their ratio to torch is the
+floor for this approach on this machine; the rest is the per-step element-wise work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from dlbook.check import rel_error
+from dlbook.nn import LSTM, to_torch
+
+GOAL = 3.0  # dlbook's time over torch's, at most
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter
+
+
+def _time(fn) -> float:
+    start = clock()
+    fn()
+    return clock() - start
+
+
+def main() -> None:
+    global clock
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads for torch and for NumPy's BLAS (default 2)")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="wall-clock time (default) or this process's CPU time "
+                             "(use with --threads 1 on a busy machine)")
+    parser.add_argument("--seq", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--input", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=2)
+    args = parser.parse_args()
+    clock = CLOCKS[args.clock]
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        run(args)
+
+
+def run(args) -> None:
+    from threadpoolctl import threadpool_info
+
+    blas = [(pool["num_threads"], pool.get("architecture"))
+            for pool in threadpool_info() if pool["user_api"] == "blas"]
+    L, N, H_in, H, layers = args.seq, args.batch, args.input, args.hidden, args.layers
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((L, N, H_in)).astype(np.float32)
+    dy = rng.standard_normal((L, N, H)).astype(np.float32)
+    lstm = LSTM(H_in, H, num_layers=layers, seed=0)
+    twin = to_torch(lstm)
+    xt, dyt = torch.tensor(x, requires_grad=True), torch.tensor(dy)
+
+    def ours():
+        lstm.zero_grad()
+        lstm(x)
+        return lstm.backward(dy)[0]
+
+    def theirs():
+        xt.grad = None
+        twin.zero_grad()
+        twin(xt)[0].backward(dyt)
+
+    w_ih = [rng.standard_normal((4 * H, H_in if k == 0 else H)).astype(np.float32)
+            for k in range(layers)]
+    w_hh = rng.standard_normal((4 * H, H)).astype(np.float32)
+    h = rng.standard_normal((N, H)).astype(np.float32)
+    d_pre = rng.standard_normal((L * N, 4 * H)).astype(np.float32)
+
+    def products():
+        for k in range(layers):
+            inputs = x.reshape(L * N, -1) if k == 0 else dy.reshape(L * N, H)
+            inputs @ w_ih[k].T  # input parts
+            for _ in range(2 * L):  # forward and backward recurrent products
+                h @ w_hh.T
+            d_pre @ w_ih[k]  # d input
+            d_pre.T @ inputs  # d weight_ih
+            d_pre.T @ dy.reshape(L * N, H)  # d weight_hh
+
+    for _ in range(2):  # warm up: allocator, BLAS threads, oneDNN kernels
+        ours(), theirs(), products()
+    times = {ours: [], theirs: [], products: []}
+    for _ in range(args.repeats):
+        for fn, record in times.items():
+            record.append(_time(fn))
+
+    # The same gradients, so the timing compares like with like.
+    dx = ours()
+    theirs()
+    params = dict(twin.named_parameters())
+    assert rel_error(dx, xt.grad.numpy()) < 1e-4
+    for name, p in lstm.named_parameters():
+        assert rel_error(p.grad, params[name].grad.numpy()) < 1e-4, name
+
+    t_ours, t_theirs, t_products = (statistics.median(record) for record in times.values())
+    ratio = t_ours / t_theirs
+    print(f"threads: torch {torch.get_num_threads()}, NumPy BLAS (threads, kernels) {blas}")
+    print(f"LSTM forward+backward, float32, median of {args.repeats} alternating runs, "
+          f"{args.clock} clock:")
+    print(f"  {'seq x batch':<12} {'in -> hidden':<13} {'layers':>6} {'dlbook':>9} {'torch':>9} "
+          f"{'ratio':>6}   {'products':>9} {'ratio':>6}")
+    print(f"  {f'{L} x {N}':<12} {f'{H_in} -> {H}':<13} {layers:>6} {1e3 * t_ours:7.1f}ms "
+          f"{1e3 * t_theirs:7.1f}ms {ratio:5.2f}x   {1e3 * t_products:7.1f}ms "
+          f"{t_products / t_theirs:5.2f}x   (goal <= {GOAL}x: "
+          f"{'met' if ratio <= GOAL else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
