@@ -269,3 +269,104 @@ def tbptt_windows(ids, seq_len: int, batch_size: int) -> tuple[np.ndarray, np.nd
     Y = streams[:, 1:].reshape(batch_size, n_windows, seq_len).transpose(1, 0, 2)
     return (np.ascontiguousarray(X.reshape(-1, seq_len), dtype=np.int64),
             np.ascontiguousarray(Y.reshape(-1, seq_len), dtype=np.int64))
+
+
+# -- words: gensim's packaged test data (chapter 7) --------------------------------------------
+#: the English Wikipedia excerpt that ships inside gensim's wheel (gensim/test/test_data)
+WIKI_EXCERPT_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+#: word-similarity sets shipped with gensim: name -> file (tab-separated word, word, mean human score)
+WORD_SIMILARITY_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
+#: Mikolov et al.'s analogy questions (``: section`` lines, then ``a b c d`` per question)
+ANALOGIES_FILE = "questions-words.txt"
+
+
+def _gensim_data(name: str) -> Path:
+    """The path of one of gensim's packaged test-data files; a clear error when gensim is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("gensim") is None:
+        raise ModuleNotFoundError(
+            f"reading {name!r} needs gensim (its wheel ships the file), which comes with dlbook's "
+            f"book extra: pip install 'dlbook[book]' (or pip install 'gensim>=4.4,<5')", name="gensim")
+    from gensim.test.utils import datapath
+
+    path = Path(datapath(name))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: this gensim installation lacks its test data "
+                                f"(dlbook expects gensim>=4.4,<5, whose wheel includes it)")
+    return path
+
+
+def _parse_wiki_excerpt(file: str, gensim_version: str) -> list[list[str]]:
+    """WikiCorpus's tokens of each article (``gensim_version`` is part of the cache key only)."""
+    from gensim.corpora import WikiCorpus
+
+    # dictionary={} skips building a gensim Dictionary; one worker process keeps it light on 2 cores
+    wiki = WikiCorpus(str(_gensim_data(file)), dictionary={}, processes=1)
+    return [list(tokens) for tokens in wiki.get_texts()]
+
+
+def load_wiki_excerpt() -> list[list[str]]:
+    """The English Wikipedia excerpt gensim ships: 106 articles, 452,944 tokens, one list per article.
+
+    The file is :data:`WIKI_EXCERPT_FILE` (the first articles of an enwiki dump, "Anarchism" first),
+    tokenised by ``gensim.corpora.WikiCorpus(path, dictionary={}).get_texts()``: markup removed,
+    lower-cased, tokens of 2 to 15 characters, articles under 50 tokens left out. Parsing takes a few
+    seconds, so the result is cached (:func:`dlbook.cache.cached_call`). Nothing is downloaded.
+    """
+    import importlib.metadata
+
+    from .cache import cached_call
+
+    _gensim_data(WIKI_EXCERPT_FILE)  # the clear error before anything else when gensim is missing
+    return cached_call(_parse_wiki_excerpt, file=WIKI_EXCERPT_FILE,
+                       gensim_version=importlib.metadata.version("gensim"))
+
+
+def load_word_similarity(name: str = "wordsim353", lower: bool = True) -> list[tuple[str, str, float]]:
+    """A word-similarity set as (word, word, mean human score) triples, in the file's order.
+
+    ``name``: ``"wordsim353"`` (353 pairs, scores 0..10, relatedness and similarity mixed) or
+    ``"simlex999"`` (999 pairs, scores 0..10, similarity only). ``lower=True`` lower-cases the
+    words (a few WordSim-353 words are capitalised: ``Jerusalem``; the Wikipedia excerpt is
+    lower-cased). Comment lines (``#``) are skipped.
+    """
+    if name not in WORD_SIMILARITY_FILES:
+        raise ValueError(f"unknown word-similarity set {name!r}; expected one of "
+                         f"{sorted(WORD_SIMILARITY_FILES)}")
+    path = _gensim_data(WORD_SIMILARITY_FILES[name])
+    pairs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise ValueError(f"{path}:{number}: expected 'word<TAB>word<TAB>score', got {line!r}")
+        first, second = (w.lower() for w in fields[:2]) if lower else fields[:2]
+        pairs.append((first, second, float(fields[2])))
+    return pairs
+
+
+def load_analogies(lower: bool = True) -> dict[str, list[tuple[str, str, str, str]]]:
+    """Mikolov et al.'s 19,544 analogy questions ``a : b :: c : d``, by section, in the file's order.
+
+    Sections (14): five semantic ones (``capital-common-countries``, ``capital-world``, ``currency``,
+    ``city-in-state``, ``family``) and nine syntactic ones (``gram1-adjective-to-adverb`` …
+    ``gram9-plural-verbs``). ``lower=True`` lower-cases the words (the file capitalises names:
+    ``Athens Greece Baghdad Iraq``), as gensim's ``evaluate_word_analogies`` compares case-insensitively.
+    """
+    path = _gensim_data(ANALOGIES_FILE)
+    sections: dict[str, list[tuple[str, str, str, str]]] = {}
+    current = None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        if line.startswith(":"):
+            current = line[1:].strip()
+            sections[current] = []
+            continue
+        words = line.lower().split() if lower else line.split()
+        if current is None or len(words) != 4:
+            raise ValueError(f"{path}:{number}: expected a ': section' line or four words, got {line!r}")
+        sections[current].append(tuple(words))
+    return sections

@@ -29,6 +29,10 @@ def test_extras():
     extras = PROJECT["optional-dependencies"]
     assert "jupyter-book>=1.0.4,<2" in extras["book"]
     assert {"pytest", "pytest-xdist", "hypothesis"} <= _names(extras["test"])  # scripts/test.sh runs pytest -n
+    # chapter 7 reads gensim's packaged data and compares with its Word2Vec: the book and the tests need it,
+    # the core package does not
+    assert "gensim" in _names(extras["book"]) and "gensim" in _names(extras["test"])
+    assert "gensim" not in _names(PROJECT["dependencies"])
 
 
 def test_version_and_python():
