@@ -10,6 +10,7 @@ from .vgg import vgg, vgg_layers, vgg_parameter_count
 from .resnet import (BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck, ResNet,
                      ResNetTorch, ZeroPadShortcut, cifar_resnet, cifar_resnet_torch,
                      imagenet_resnet, imagenet_resnet_torch)
+from .word2vec import Word2Vec, save_word2vec_format, train_word2vec
 
 __all__ = ["digits_cnn", "digits_cnn_torch", "mlp",
            "alexnet", "alexnet_layers", "alexnet_parameter_count", "as_table", "summary",
@@ -17,4 +18,5 @@ __all__ = ["digits_cnn", "digits_cnn_torch", "mlp",
            "BasicBlock", "Bottleneck", "PreActBasicBlock", "PreActBottleneck", "ResNet",
            "ResNetTorch", "ZeroPadShortcut", "cifar_resnet", "cifar_resnet_torch",
            "imagenet_resnet", "imagenet_resnet_torch",
-           "CharRNN", "CharRNNTorch", "SequenceCrossEntropyLoss", "SequenceCrossEntropyLossTorch"]
+           "CharRNN", "CharRNNTorch", "SequenceCrossEntropyLoss", "SequenceCrossEntropyLossTorch",
+           "Word2Vec", "train_word2vec", "save_word2vec_format"]
