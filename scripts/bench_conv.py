@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
 
+from benchtools import (add_timing_arguments, alternating_medians, blas_pools, elapsed,
+                        thread_limit)
 from dlbook.check import rel_error
 from dlbook.nn import Conv2d, naive_conv2d, no_grad, to_torch
 
@@ -46,43 +47,19 @@ CASES = {
     "3x3-s2": ((32, 32, 32, 32), 64, 3, 2, 1),
 }
 
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-clock = time.perf_counter
-
-
-def _time(fn) -> float:
-    start = clock()
-    fn()
-    return clock() - start
-
-
 def main() -> None:
-    global clock
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="limit both torch and NumPy's BLAS to N threads "
-                             "(default: their own defaults)")
-    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
-                        help="wall-clock time (default) or this process's CPU time "
-                             "(use with --threads 1 on a busy machine)")
+    add_timing_arguments(parser, repeats=30, threads=None)
     parser.add_argument("--case", nargs="+", choices=list(CASES), default=list(CASES),
                         help="which workloads to time (default: all)")
     parser.add_argument("--no-naive", action="store_true",
                         help="skip the naive-loop comparison")
     args = parser.parse_args()
-    clock = CLOCKS[args.clock]
-    if args.threads is not None:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-
-        torch.set_num_threads(args.threads)
-        with threadpool_limits(limits=args.threads):
-            run(args.repeats, args.case, not args.no_naive, args.clock)
-    else:
+    with thread_limit(args.threads):
         run(args.repeats, args.case, not args.no_naive, args.clock)
 
 
-def time_case(name: str, repeats: int) -> tuple[float, float, float]:
+def time_case(name: str, repeats: int, clock_name: str) -> tuple[float, float, float]:
     """Median forward+backward time (s) of dlbook's layer, of its torch twin, and of the
     three matrix products alone."""
     shape, out_channels, k, stride, padding = CASES[name]
@@ -114,12 +91,7 @@ def time_case(name: str, repeats: int) -> tuple[float, float, float]:
         dy_mat @ cols.T
         w_mat.T @ dy_mat
 
-    for _ in range(3):  # warm up: allocator, BLAS threads, oneDNN kernels
-        ours(), theirs(), products()
-    times = {ours: [], theirs: [], products: []}
-    for _ in range(repeats):
-        for fn, record in times.items():
-            record.append(_time(fn))
+    medians = alternating_medians([ours, theirs, products], repeats, clock_name, warmup=3)
 
     # The same gradients, so the timing compares like with like.
     dx = ours()
@@ -127,14 +99,13 @@ def time_case(name: str, repeats: int) -> tuple[float, float, float]:
     for a, b in ((dx, xt.grad), (layer.weight.grad, twin.weight.grad),
                  (layer.bias.grad, twin.bias.grad)):
         assert rel_error(a, b.numpy()) < 1e-4, name
-    return tuple(statistics.median(record) for record in times.values())
+    return tuple(medians)
 
 
 def run(repeats: int, cases: list[str], naive: bool, clock_name: str = "wall") -> None:
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    blas = [(pool["num_threads"], pool.get("architecture"))
-            for pool in threadpool_info() if pool["user_api"] == "blas"]
+    blas = blas_pools()
     print(f"threads: torch {torch.get_num_threads()}, "
           f"NumPy BLAS (threads, kernels) {blas}")
     print(f"forward+backward, float32, median of {repeats} alternating runs, "
@@ -143,7 +114,7 @@ def run(repeats: int, cases: list[str], naive: bool, clock_name: str = "wall") -
           f"{'ratio':>6}   {'products':>9} {'ratio':>6}")
     for name in cases:
         shape, f, k, s, p = CASES[name]
-        ours, theirs, products = time_case(name, repeats)
+        ours, theirs, products = time_case(name, repeats, clock_name)
         ratio = ours / theirs
         filters = f"{f} {k}x{k}" + (f" s{s}" if s > 1 else "") + (f" p{p}" if p else "")
         print(f"  {name:<8} {str(shape):<18} {filters:<13} {1e3 * ours:7.2f}ms "
@@ -157,12 +128,12 @@ def run(repeats: int, cases: list[str], naive: bool, clock_name: str = "wall") -
     layer = Conv2d(shape[1], f, k, stride=s, padding=p, seed=0)
     x2 = np.random.default_rng(0).standard_normal((2,) + shape[1:]).astype(np.float32)
     w, b = layer.weight, layer.bias
-    t_naive = _time(lambda: naive_conv2d(x2, w, b, padding=p))
+    t_naive = elapsed(lambda: naive_conv2d(x2, w, b, padding=p), clock_name)
     # one core for both (the loops cannot use more; on a busy machine a second BLAS
     # thread makes a product this small wait for a time slice)
     with threadpool_limits(limits=1, user_api="blas"):
         with no_grad():  # forward only: nothing to keep for a backward pass
-            t_fast = statistics.median(_time(lambda: layer.forward(x2))
+            t_fast = statistics.median(elapsed(lambda: layer.forward(x2), clock_name)
                                        for _ in range(20))
             naive = naive_conv2d(x2, w, b, padding=p)
             assert rel_error(naive, layer.forward(x2)) < 1e-5

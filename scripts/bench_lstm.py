@@ -20,54 +20,32 @@ floor for this approach on this machine; the rest is the per-step element-wise w
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
 
+from benchtools import add_timing_arguments, alternating_medians, blas_pools, thread_limit
 from dlbook.check import rel_error
 from dlbook.nn import LSTM, to_torch
 
 GOAL = 3.0  # dlbook's time over torch's, at most
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-clock = time.perf_counter
-
-
-def _time(fn) -> float:
-    start = clock()
-    fn()
-    return clock() - start
 
 
 def main() -> None:
-    global clock
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2,
-                        help="threads for torch and for NumPy's BLAS (default 2)")
-    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
-                        help="wall-clock time (default) or this process's CPU time "
-                             "(use with --threads 1 on a busy machine)")
+    add_timing_arguments(parser, repeats=10, threads=2)
     parser.add_argument("--seq", type=int, default=64)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--input", type=int, default=128)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=2)
     args = parser.parse_args()
-    clock = CLOCKS[args.clock]
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn
-
-    torch.set_num_threads(args.threads)
-    with threadpool_limits(limits=args.threads, user_api="blas"):
+    with thread_limit(args.threads):
         run(args)
 
 
 def run(args) -> None:
-    from threadpoolctl import threadpool_info
-
-    blas = [(pool["num_threads"], pool.get("architecture"))
-            for pool in threadpool_info() if pool["user_api"] == "blas"]
+    blas = blas_pools()
     L, N, H_in, H, layers = args.seq, args.batch, args.input, args.hidden, args.layers
     rng = np.random.default_rng(0)
     x = rng.standard_normal((L, N, H_in)).astype(np.float32)
@@ -102,12 +80,8 @@ def run(args) -> None:
             d_pre.T @ inputs  # d weight_ih
             d_pre.T @ dy.reshape(L * N, H)  # d weight_hh
 
-    for _ in range(2):  # warm up: allocator, BLAS threads, oneDNN kernels
-        ours(), theirs(), products()
-    times = {ours: [], theirs: [], products: []}
-    for _ in range(args.repeats):
-        for fn, record in times.items():
-            record.append(_time(fn))
+    t_ours, t_theirs, t_products = alternating_medians([ours, theirs, products],
+                                                       args.repeats, args.clock)
 
     # The same gradients, so the timing compares like with like.
     dx = ours()
@@ -117,7 +91,6 @@ def run(args) -> None:
     for name, p in lstm.named_parameters():
         assert rel_error(p.grad, params[name].grad.numpy()) < 1e-4, name
 
-    t_ours, t_theirs, t_products = (statistics.median(record) for record in times.values())
     ratio = t_ours / t_theirs
     print(f"threads: torch {torch.get_num_threads()}, NumPy BLAS (threads, kernels) {blas}")
     print(f"LSTM forward+backward, float32, median of {args.repeats} alternating runs, "
