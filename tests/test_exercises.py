@@ -146,6 +146,29 @@ def _torch_clip(grad_ih, grad_hh, max_norm):
     return params[0].grad.numpy(), params[1].grad.numpy(), total.numpy()  # float32 norm for float32
 
 
+# chapter 7: a brute-force double loop, torch autograd, word2vec's C code written out
+def _all_pairs(ids, window):
+    pairs = [(ids[i], ids[j]) for i in range(len(ids)) for j in range(len(ids))
+             if 1 <= abs(i - j) <= window]
+    return tuple(np.array(column, dtype=np.int64) for column in zip(*pairs))
+
+
+def _torch_sgns(w_in, w_out, center, context, negatives):
+    v = torch.tensor(w_in[center], requires_grad=True)
+    u_o = torch.tensor(w_out[context], requires_grad=True)
+    u_k = torch.tensor(w_out[negatives], requires_grad=True)  # one leaf row per slot
+    loss = -tF.logsigmoid(u_o @ v) - tF.logsigmoid(-(u_k @ v)).sum()
+    loss.backward()
+    return loss.item(), v.grad.numpy(), u_o.grad.numpy(), u_k.grad.numpy()
+
+
+def _c_code_keep(counts, sample):
+    """word2vec.c: ran = (sqrt(cn / (sample * train_words)) + 1) * (sample * train_words) / cn."""
+    train_words = float(sum(int(c) for c in counts))
+    keep = [(math.sqrt(cn / (sample * train_words)) + 1) * (sample * train_words) / cn for cn in counts]
+    return np.minimum(np.array(keep), 1.0)
+
+
 INDEPENDENT = {
     "linear_scores": lambda X, W, b: tF.linear(T(X), T(W), T(b)).numpy(),
     "softmax_cross_entropy": _torch_ce,
@@ -175,6 +198,9 @@ INDEPENDENT = {
     "lstm_step_forward": _torch_lstm_step,
     "rnn_step_backward": _torch_rnn_step_backward,
     "clip_grad_norm": _torch_clip,
+    "skipgram_training_pairs": _all_pairs,
+    "sgns_example": _torch_sgns,
+    "keep_probability": _c_code_keep,
 }
 
 
@@ -220,7 +246,7 @@ def test_every_reference_passes_its_checker(exercise_id, lang):
 
 
 def test_exercises_per_chapter_and_their_starters():
-    for chapter in (1, 2, 3, 4, 5, 6):
+    for chapter in (1, 2, 3, 4, 5, 6, 7):
         assert len(exercises.list_exercises(chapter)) >= 3
     for exercise in exercises.list_exercises():
         for lang in ("zh", "en"):
@@ -471,6 +497,53 @@ def _clip_each(grad_ih, grad_hh, max_norm):
 
 
 #: (exercise, slip the checker must name, wrong solution, a phrase of the hint in en and zh)
+def _loop_pairs(ids, window, start=1, stop=1):
+    """A reader's pairs: distances start..window - 1 + stop on each side (start=0 pairs the
+    center with itself; stop=0 stops one short)."""
+    reach = window - 1 + stop
+    centers, contexts = [], []
+    for i in range(len(ids)):
+        for j in range(i - reach, i + reach + 1):
+            if 0 <= j < len(ids) and abs(i - j) >= start:
+                centers.append(ids[i])
+                contexts.append(ids[j])
+    return np.array(centers, dtype=np.int64), np.array(contexts, dtype=np.int64)
+
+
+def _loop_sgns(w_in, w_out, center, context, negatives, noise_label=0, positive_slope_minus_one=True):
+    """A reader's SGNS example, slot by slot; noise_label=1 treats the noise words as contexts."""
+    v = w_in[center]
+    score = float(np.dot(w_out[context], v))
+    p = 1 / (1 + math.exp(-score))
+    loss = -math.log(p)
+    slope = p - 1 if positive_slope_minus_one else p
+    grad_center = slope * w_out[context]
+    grad_context = slope * v
+    grad_negatives = np.zeros((len(negatives), len(v)))
+    for k, word in enumerate(negatives):
+        s_k = float(np.dot(w_out[word], v))
+        p_k = 1 / (1 + math.exp(-s_k))
+        if noise_label == 0:
+            loss -= math.log(1 - p_k)
+            slope_k = p_k
+        else:
+            loss -= math.log(p_k)
+            slope_k = p_k - 1
+        grad_center = grad_center + slope_k * w_out[word]
+        grad_negatives[k] = slope_k * v
+    return loss, grad_center, grad_context, grad_negatives
+
+
+def _loop_keep(counts, sample, paper=False, clip=True):
+    t = sample * sum(int(c) for c in counts)
+    keep = np.zeros(len(counts))
+    for i, f in enumerate(counts):
+        keep[i] = math.sqrt(t / f) if paper else (math.sqrt(f / t) + 1) * t / f
+        if clip:
+            keep[i] = min(keep[i], 1.0)
+    return keep
+
+
 WRONG = [
     ("linear_scores", "transposed_weight", _loop_scores_transposed, ("transposed weight", "权重转置错了")),
     ("linear_scores", "missing_bias", lambda X, W, b: X @ W.T, ("bias is missing", "漏了偏置")),
@@ -582,6 +655,18 @@ WRONG = [
     ("rnn_step_backward", "derivative_at_old_state",
      lambda *a: _loop_rnn_backward(*a, slope_at="old"), ("1 - h_new^2", "1 - h_new^2")),
     ("clip_grad_norm", "per_tensor", _clip_each, ("one total norm", "总范数")),
+    ("skipgram_training_pairs", "center_included", lambda *a: _loop_pairs(*a, start=0),
+     ("without 0", "不含 0")),
+    ("skipgram_training_pairs", "window_too_short", lambda *a: _loop_pairs(*a, stop=0),
+     ("range(1, window + 1)", "range(1, window + 1)")),
+    ("sgns_example", "negatives_as_positives", lambda *a: _loop_sgns(*a, noise_label=1),
+     ("-log σ(-u_k·v)", "-log σ(-u_k·v)")),
+    ("sgns_example", "positive_slope", lambda *a: _loop_sgns(*a, positive_slope_minus_one=False),
+     ("σ(u_o·v) - 1", "σ(u_o·v) - 1")),
+    ("keep_probability", "paper_formula", lambda *a: _loop_keep(*a, paper=True),
+     ("sqrt(t / f)", "sqrt(t / f)")),
+    ("keep_probability", "not_clipped", lambda *a: _loop_keep(*a, clip=False),
+     ("min(1, ...)", "min(1, ...)")),
 ]
 
 
@@ -626,7 +711,9 @@ def test_the_loop_solutions_are_right_when_no_slip_is_switched_on():
                                   ("zero_pad_shortcut", _loop_shortcut),
                                   ("adaptive_avg_pool_bins", _loop_bins),
                                   ("rnn_step_forward", _loop_rnn_step),
-                                  ("rnn_step_backward", _loop_rnn_backward)]:
+                                  ("rnn_step_backward", _loop_rnn_backward),
+                                  ("skipgram_training_pairs", _loop_pairs),
+                                  ("sgns_example", _loop_sgns), ("keep_probability", _loop_keep)]:
         assert exercises.check(exercise_id, solution, show=False).passed
 
 
@@ -787,7 +874,7 @@ def test_bad_calls_are_explained(monkeypatch):
     with pytest.raises(ValueError, match="seed must be"):
         exercises.check("conv2d_forward", print, seed=-1)
     with pytest.raises(ValueError,
-                       match="chapters with exercises: \\[1, 2, 3, 4, 5, 6\\]"):
+                       match="chapters with exercises: \\[1, 2, 3, 4, 5, 6, 7\\]"):
         exercises.list_exercises(9)
     monkeypatch.setenv("DLBOOK_LANG", "zh")
     assert "全部通过" in exercises.check("conv_output_size", exercises.reference("conv_output_size"),
@@ -808,7 +895,7 @@ def test_every_chapter_page_checks_its_exercises():
     """The exercises section of each chapter page (the last one before the references), in both
     languages, checks every exercise of the chapter."""
     chapters = sorted({e.chapter for e in exercises.list_exercises()})
-    assert chapters == [1, 2, 3, 4, 5, 6]
+    assert chapters == [1, 2, 3, 4, 5, 6, 7]
     for lang in ("zh", "en"):
         for chapter in chapters:
             found = sorted(pages.BOOK.joinpath(lang).glob(f"{chapter:02d}_*.md"))

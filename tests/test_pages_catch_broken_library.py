@@ -581,6 +581,79 @@ MUTATIONS = {
             '            back(node[1], d_left)\n            back(node[0], d_right)',
             'assert rel_error(d_chars, numerical_gradient(root_dot_probe, chars)) < 1e-8'),
     },
+    '07_word2vec': {
+        'vocabulary drops the words seen exactly min_count times': (
+            'word2vec.py', 'for w, c in counter.items() if c >= min_count))',
+            'for w, c in counter.items() if c > min_count))',
+            'assert list(vocab.words) == [w for _, w in by_count]'),
+        'keep probability by the paper, not the code': (
+            'word2vec.py', 'keep = (np.sqrt(counts / threshold) + 1) * (threshold / counts)',
+            'keep = np.sqrt(threshold / counts)',
+            'assert rel_error(keep, by_formula) < 1e-14'),
+        'subsampling keeps with 1 - keep': (
+            'word2vec.py', 'kept = rng.random(len(flat)) < keep[flat]',
+            'kept = rng.random(len(flat)) > keep[flat]',
+            'assert abs(kept_tokens - expected_kept) < 5 * spread'),
+        'noise distribution multiplies by the power': (
+            'word2vec.py', 'weights = counts ** power', 'weights = counts * power',
+            'assert rel_error(noise, powered / powered.sum()) < 1e-14'),
+        'reduced window drawn from 0..window': (
+            'word2vec.py', 'window - _as_rng(rng).integers(0, window, size=len(flat))',
+            'window - _as_rng(rng).integers(0, window + 1, size=len(flat))',
+            'assert np.all(np.abs(share - expected) < 5 * standard_error + 1e-12)'),
+        'window stops one short on the left': (
+            'word2vec.py', '-offsets[None, :window] <= reach_left[:, None]',
+            '-offsets[None, :window] < reach_left[:, None]',
+            'assert list(zip(centers, contexts)) == by_hand'),
+        'CBOW keeps only full windows': (
+            'word2vec.py', 'has_context = mask.any(axis=1)', 'has_context = mask.all(axis=1)',
+            'assert target == ids[position]'),
+        'CBOW sums the context vectors': (
+            'word2vec.py', 'return w_in[contexts[used]].mean(axis=0), used',
+            'return w_in[contexts[used]].sum(axis=0), used',
+            'assert abs(loss - cbow_torch_loss.item()) < 1e-12 * abs(loss)'),
+        'CBOW context gradient not divided by n': (
+            'word2vec.py', 'loss, grad_h, grad_target, grad_negatives = _negative_sampling(h, '
+            'w_out[target], w_out[negatives])\n    grad_contexts = np.zeros((len(contexts), dim), '
+            'dtype=grad_h.dtype)\n    grad_contexts[used] = grad_h / used.sum()',
+            'loss, grad_h, grad_target, grad_negatives = _negative_sampling(h, '
+            'w_out[target], w_out[negatives])\n    grad_contexts = np.zeros((len(contexts), dim), '
+            'dtype=grad_h.dtype)\n    grad_contexts[used] = grad_h',
+            'assert rel_error(grad_contexts[[0, 1, 3]], torch_rows) < 1e-10'),
+        'negative words get the positive slope': (
+            'word2vec.py', 'd_neg = _sigmoid(s_neg)  #', 'd_neg = _sigmoid(s_neg) - 1  #',
+            'assert rel_error(grad_contexts[[0, 1, 3]], torch_rows) < 1e-10'),
+        'skip-gram reads the context from w_in': (
+            'word2vec.py', 'return _negative_sampling(w_in[center], w_out[context], w_out[negatives])',
+            'return _negative_sampling(w_in[center], w_in[context], w_out[negatives])',
+            'assert abs(loss - sgns_torch_loss.item()) < 1e-12 * abs(loss)'),
+        'full softmax loss forgets the shift': (
+            'word2vec.py', 'loss = log_z - shifted[target]', 'loss = log_z - scores[target]',
+            'assert abs(loss - softmax_torch_loss.item()) < 1e-12 * abs(loss)'),
+        'batched step drops repeated centers': (
+            'models/word2vec.py', 'w_in.index_add_(0, centers, grad_in)', 'w_in[centers] += grad_in',
+            'assert rel_error(stepped_in.numpy(), (W_in - 0.1 * leaf_in.grad).numpy()) < 1e-12'),
+        'alias method takes the alias when it should keep': (
+            'models/word2vec.py', 'torch.where(coins < self.keep[slots], slots, self.alias[slots])',
+            'torch.where(coins < self.keep[slots], self.alias[slots], slots)',
+            'assert np.all(np.abs(drawn - noise) < 5 * standard_error + 1e-12)'),
+        'saved with 6 significant digits': (
+            'models/word2vec.py', 'f"{x:.9g}"', 'f"{x:.6g}"',
+            'assert np.array_equal(loaded.vectors, vectors.astype(np.float32))'),
+        'Spearman ignores ties': (
+            'experiments/word_vectors.py', 'ranks[order] = np.repeat(mean_rank, ends - starts)',
+            'ranks[order] = np.arange(1, len(x) + 1)',
+            'assert abs(ours["spearman"] - by_scipy) < 1e-12'),
+        'analogy may answer with c': (
+            'experiments/word_vectors.py', 'for excluded in (a, b, c):', 'for excluded in (a, b):',
+            'assert abs(family_ours[0] - family_gensim) < 1e-12'),
+        'nearest includes the word itself': (
+            'experiments/word_vectors.py', 'cosine[index[word]] = -np.inf', 'cosine[index[word]] += 0',
+            'assert [w for w, _ in mine] == [w for w, _ in by_gensim]'),
+        'projection not centred': (
+            'experiments/word_vectors.py', 'x = x - x.mean(axis=0)', 'x = x - 0',
+            'assert rel_error(np.abs(points), np.abs(centred @ top_two)) < 1e-8'),
+    },
 }
 
 
@@ -653,6 +726,16 @@ COVERAGE = {
         "experiments/recurrent.py:unigram_cross_entropy", "experiments/recurrent.py:stream_loss",
         "experiments/recurrent.py:sample", "experiments/recurrent.py:TreeRNN.forward",
         "experiments/recurrent.py:TreeRNN.backward",
+    ],
+    "07_word2vec": [
+        "word2vec.py:Vocabulary.build", "word2vec.py:keep_probabilities", "word2vec.py:subsample",
+        "word2vec.py:noise_distribution", "word2vec.py:_windows", "word2vec.py:cbow_windows",
+        "word2vec.py:_context_mean", "word2vec.py:cbow_ns_loss_and_grads",
+        "word2vec.py:_negative_sampling", "word2vec.py:sgns_loss_and_grads", "word2vec.py:_full_softmax",
+        "models/word2vec.py:sgns_step", "models/word2vec.py:NoiseSampler.sample",
+        "models/word2vec.py:save_word2vec_format", "experiments/word_vectors.py:_ranks",
+        "experiments/word_vectors.py:analogy_accuracy", "experiments/word_vectors.py:nearest",
+        "experiments/word_vectors.py:project_2d",
     ],
 }
 
