@@ -68,3 +68,20 @@ def pytest_terminal_summary(terminalreporter):
                                     + ", ".join(f.split(":")[1] for f in covered))
         for _, name, line, error in rows:
             terminalreporter.write_line(f"  {name[:44]:<44} <- {line[:60]}  [{error.split(':')[0][-20:]}]")
+
+
+@pytest.fixture
+def im2col_calls(monkeypatch):
+    """Counts conv2d's calls to im2col (one per block of images and pass); the convolution
+    fast-path tests use it to check which path a case took."""
+    import dlbook.nn.functional.conv as conv
+    from dlbook.nn.im2col import im2col
+
+    calls = []
+
+    def counting(x, geometry, fill=0.0):
+        calls.append(x.shape[0])
+        return im2col(x, geometry, fill)
+
+    monkeypatch.setattr(conv, "im2col", counting)
+    return calls

@@ -53,19 +53,6 @@ def assert_close(a, b, rtol):
             assert rel_error(u, v) < rtol, f"{name}: {rel_error(u, v):.1e}"
 
 
-@pytest.fixture
-def im2col_calls(monkeypatch):
-    """Counts conv2d's calls to im2col (one per block of images and pass)."""
-    calls = []
-
-    def counting(x, geometry, fill=0.0):
-        calls.append(x.shape[0])
-        return im2col(x, geometry, fill)
-
-    monkeypatch.setattr(conv, "im2col", counting)
-    return calls
-
-
 # -- 1×1: one product per image -------------------------------------------------------
 POINTWISE = [  # (n, c, f, (h, w), groups, bias, dilation)
     (3, 4, 6, (5, 7), 1, True, 1),

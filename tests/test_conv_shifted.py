@@ -10,7 +10,7 @@ import torch
 import dlbook.nn as nn
 import dlbook.nn.functional.conv as conv
 from dlbook.check import against_torch
-from dlbook.nn.im2col import WindowGeometry, im2col
+from dlbook.nn.im2col import WindowGeometry
 
 from test_conv_fast_paths import assert_close, ours, theirs
 
@@ -21,18 +21,6 @@ def _arrays(n, c, f, hw, kernel, groups, bias, seed, dtype=np.float64):
     w = rng.standard_normal((f, c // groups) + kernel).astype(dtype)
     b = rng.standard_normal(f).astype(dtype) if bias else None
     return x, w, b
-
-
-@pytest.fixture
-def im2col_calls(monkeypatch):
-    calls = []
-
-    def counting(x, geometry, fill=0.0):
-        calls.append(x.shape[0])
-        return im2col(x, geometry, fill)
-
-    monkeypatch.setattr(conv, "im2col", counting)
-    return calls
 
 
 SHIFTED = [  # (n, c, f, (h, w), kernel, groups, bias, options)
