@@ -1,5 +1,6 @@
-"""Data that is available offline: scikit-learn's digits, scikit-image's sample images, and
-the 300 Tang poems of Debian's fortunes-zh package (text for character-level language models).
+"""Data that is available offline: scikit-learn's digits, scikit-image's sample images, pictures
+sorted into one folder per class, the 300 Tang poems of Debian's fortunes-zh package (text for
+character-level language models), and gensim's test corpora.
 
 Nothing here downloads. Each loader validates its arguments and returns arrays in the
 layouts the rest of dlbook uses: (N, features) or (N, C, H, W), float64 in [0, 1]; text comes
@@ -12,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -97,6 +98,96 @@ def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int,
     for start in range(0, len(X), batch_size):
         idx = order[start:start + batch_size]
         yield X[idx], y[idx]
+
+
+# -- pictures in folders: one folder per class ------------------------------------------------
+class ImageFolder(NamedTuple):
+    """What :func:`load_image_folder` returns: ``images`` float32 in [0, 1], (N, H, W) gray or
+    (N, H, W, 3) colour; ``labels`` the class (folder) name of each picture; ``paths`` the files,
+    in the same order; ``classes`` the folder names, sorted."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    paths: list[Path]
+    classes: list[str]
+
+
+def save_image_folder(images, labels, root: str | Path) -> Path:
+    """Write pictures as ``root/<label>/<index:05d>.png``, one folder per class; returns ``root``.
+
+    images: (N, H, W) gray or (N, H, W, 3) colour, floats in [0, 1] or uint8; labels: N
+    strings (folder names). The layout is the one :func:`load_image_folder` (and torchvision's
+    ``ImageFolder``, and Keras' ``image_dataset_from_directory``) reads.
+    """
+    from PIL import Image
+
+    images, labels = np.asarray(images), [str(label) for label in labels]
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
+        raise ValueError(f"images must be (N, H, W) gray or (N, H, W, 3) colour, got shape {images.shape}")
+    if len(labels) != len(images):
+        raise ValueError(f"need one label per picture: {len(images)} pictures, {len(labels)} labels")
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.floating) or images.min() < 0 or images.max() > 1:
+            raise ValueError(f"float pictures must lie in [0, 1] (or pass uint8), got dtype {images.dtype}"
+                             f" and range [{images.min()}, {images.max()}]")
+        images = np.rint(images * 255).astype(np.uint8)
+    bad = [label for label in set(labels) if not label or "/" in label or label.startswith(".")]
+    if bad:
+        raise ValueError(f"labels become folder names: no empty names, '/' or leading '.', got {bad}")
+    root = Path(root)
+    for index, (image, label) in enumerate(zip(images, labels)):
+        folder = root / label
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{index:05d}.png")
+    return root
+
+
+def load_image_folder(root: str | Path, *, size: tuple[int, int] | None = None,
+                      gray: bool = False) -> ImageFolder:
+    """Read ``root/<class>/<picture>``: every sub-folder is a class, every file in it a picture.
+
+    size: (height, width) to resize every picture to (bilinear), as the notes' walkthrough
+    resizes to 32×32; None keeps the sizes, which must then all agree. gray: one channel
+    (N, H, W) instead of RGB (N, H, W, 3). Pixels are scaled from 0..255 to [0, 1] (float32).
+    Classes are the folder names in sorted order; files are sorted by name within each class.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no folder {root}: expected one sub-folder per class, each holding its "
+                                f"pictures")
+    if size is not None and not (len(size) == 2 and all(isinstance(s, (int, np.integer)) and s > 0
+                                                        for s in size)):
+        raise ValueError(f"size must be (height, width) with positive ints, or None, got {size!r}")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise ValueError(f"{root} has no class folders: expected {root}/<class>/<picture> (e.g. "
+                         f"{root}/cat/0001.jpg)")
+    pictures, labels, paths = [], [], []
+    for name in classes:
+        files = sorted(f for f in (root / name).iterdir() if f.is_file() and not f.name.startswith("."))
+        if not files:
+            raise ValueError(f"class folder {root / name} is empty: every class needs at least one picture")
+        for file in files:
+            try:
+                with Image.open(file) as picture:
+                    picture = picture.convert("L" if gray else "RGB")
+                    if size is not None:
+                        picture = picture.resize((int(size[1]), int(size[0])), Image.BILINEAR)
+                    pictures.append(np.asarray(picture, dtype=np.float32) / 255.0)
+            except (UnidentifiedImageError, OSError) as error:
+                raise ValueError(f"{file} is not a readable picture ({error})") from None
+            labels.append(name)
+            paths.append(file)
+    shapes = {p.shape for p in pictures}
+    if len(shapes) > 1:
+        first = pictures[0].shape
+        other = next(i for i, p in enumerate(pictures) if p.shape != first)
+        raise ValueError(f"pictures differ in size: {paths[0]} is {first[:2]}, {paths[other]} is "
+                         f"{pictures[other].shape[:2]} (height, width); pass size=(height, width) to "
+                         f"resize them all")
+    return ImageFolder(np.stack(pictures), np.array(labels), paths, classes)
 
 
 # -- text: the 300 Tang poems ------------------------------------------------------------------

@@ -7,10 +7,11 @@ worlds: clear the gradients, forward, loss, backward, optimizer step. For a NumP
 anything for backward) on the training and the validation data, and a :class:`History` keeps
 the curves.
 
-Two hooks let later chapters change a step without writing a new loop:
+Three hooks let later chapters change a step without writing a new loop:
 
 * ``before_step(model)`` runs between backward and the optimizer step (gradient clipping for
   recurrent networks);
+* ``after_step(model)`` runs after the optimizer step (Keras-style weight constraints);
 * ``train_step(x, y) -> float | dict`` replaces the whole step (a GAN alternates two
   optimizers): the loop still shuffles, batches, shows progress and records what the step
   returns, averaged per epoch, in ``History.tracked``.
@@ -19,6 +20,17 @@ Recurrent language models use :func:`tbptt_step` as the ``train_step``: truncate
 backpropagation through time, the recurrent state carried from each batch to the next
 (``shuffle=False`` and data laid out by :func:`dlbook.data.tbptt_windows`).
 
+Checkpoints (torch models): ``fit(..., checkpoint=path)`` saves after every epoch everything
+needed to go on (weights, optimizer and scheduler state, the curves, the batch-order and torch
+random states); ``fit(..., resume_from=path)`` continues such a run, with the same result as a
+run that never stopped.
+
+Several processes: a torch model wrapped in ``DistributedDataParallel`` (launched by
+``torchrun``) is trained by the same loop: ``batch_size`` is then the global batch, each process
+takes its share of every batch (the rows ``rank, rank + world_size, ...``, the rule of torch's
+``DistributedSampler``), DDP averages the gradients, and only rank 0 shows progress and writes
+checkpoints. See :mod:`dlbook.experiments.distributed`.
+
 Sequence outputs: a model may map (N, L) inputs to (N, L, C) scores with (N, L) integer
 targets (a character model's logits); the loss must then average over all N·L positions
 (e.g. flatten to (N·L, C)), and the accuracy :func:`evaluate` reports is over positions.
@@ -26,7 +38,9 @@ targets (a character model's logits); the loss must then average over all N·L p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -139,8 +153,10 @@ def _no_grad_for(model):
     return no_grad()
 
 
-def _torch_batches(model, X, y, batch_size: int, rng: np.random.Generator | None, device):
-    """Minibatches as tensors on the model's device (the whole set is moved there once)."""
+def _torch_batches(model, X, y, batch_size: int, rng: np.random.Generator | None, device,
+                   shard: tuple[int, int] = (0, 1)):
+    """Minibatches as tensors on the model's device (the whole set is moved there once).
+    shard=(rank, world_size): this process's rows of each batch (rank, rank + world_size, ...)."""
     import torch
 
     param = next(model.parameters(), None)
@@ -150,8 +166,9 @@ def _torch_batches(model, X, y, batch_size: int, rng: np.random.Generator | None
     Xt = Xt.to(dtype) if Xt.is_floating_point() else Xt
     yt = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y, device=device)
     order = rng.permutation(len(Xt)) if rng is not None else np.arange(len(Xt))
+    rank, world_size = shard
     for start in range(0, len(Xt), batch_size):
-        idx = torch.as_tensor(order[start:start + batch_size], device=device)
+        idx = torch.as_tensor(order[start:start + batch_size][rank::world_size], device=device)
         yield Xt[idx], yt[idx]
 
 
@@ -159,7 +176,9 @@ def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, 
         batch_size: int = 64, seed: int = 0, device=None, scheduler=None, patience: int | None = None,
         before_step: Callable | None = None, train_step: Callable | None = None,
         track: dict[str, Callable] | None = None, desc: str | None = None,
-        progress: bool | None = None, shuffle: bool = True, eval_batch_size: int = 512) -> History:
+        progress: bool | None = None, shuffle: bool = True, eval_batch_size: int = 512,
+        after_step: Callable | None = None, checkpoint: str | Path | None = None,
+        resume_from: str | Path | None = None) -> History:
     """Train ``model`` for ``epochs`` passes over (X_train, y_train); return its :class:`History`.
 
     model, loss_fn, optimizer: a dlbook module with a dlbook loss layer and optimizer, or a
@@ -171,6 +190,7 @@ def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, 
     patience: stop when the validation loss has not improved for this many epochs, and put back
     the weights of the best epoch (needs validation data).
     before_step(model): called after backward, before ``optimizer.step()`` (gradient clipping).
+    after_step(model): called after ``optimizer.step()`` (projecting weights onto constraints).
     train_step(x, y) -> float | dict[str, float]: replaces the whole step (then ``optimizer``
     may be None, and ``loss_fn`` None skips the per-epoch evaluation). A train_step with a
     ``reset()`` method has it called at the start of each epoch (:func:`tbptt_step` forgets
@@ -179,6 +199,14 @@ def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, 
     progress: None shows a tqdm bar in a terminal or notebook (tqdm's ``disable=None``).
     eval_batch_size: batch size of the per-epoch evaluation (smaller for large outputs, such as
     a language model's (N, L, vocabulary) logits).
+    checkpoint: a file written after every epoch (torch models; see :func:`load_checkpoint`).
+    resume_from: a checkpoint of an earlier run with the same settings: its weights, optimizer
+    and scheduler state, curves and random states are loaded into ``model``, ``optimizer`` and
+    ``scheduler``, and training goes on from the epoch after it up to ``epochs``. A custom
+    ``train_step``'s own state (its optimizers) is not saved.
+    Under ``torch.distributed`` with a ``DistributedDataParallel`` model, ``batch_size`` is the
+    global batch and each process trains on its share (see the module's docstring); every
+    process evaluates the whole data.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
@@ -200,6 +228,10 @@ def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, 
     torch_model = _is_torch(model)
     if not torch_model and not isinstance(model, Module):
         raise TypeError(f"fit expects a dlbook.nn.Module or a torch.nn.Module, got {type(model).__name__}")
+    if (checkpoint is not None or resume_from is not None) and not torch_model:
+        raise TypeError("checkpoint and resume_from work with torch models (torch.save); save a dlbook "
+                        "model's state_dict() yourself")
+    shard = _shard_of(model, len(X_train), batch_size) if torch_model else (0, 1)
     if torch_model:
         import torch
 
@@ -208,19 +240,34 @@ def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, 
         torch.manual_seed(seed)
         device = resolve_device(device)
         model.to(device)
-    step = train_step or (torch_step(model, loss_fn, optimizer, before_step) if torch_model
-                          else numpy_step(model, loss_fn, optimizer, before_step))
+    step = train_step or (torch_step(model, loss_fn, optimizer, before_step, after_step) if torch_model
+                          else numpy_step(model, loss_fn, optimizer, before_step, after_step))
     rng = np.random.default_rng(seed) if shuffle else None
     history = History(tracked={name: [] for name in (track or {})})
-    best, best_state, waited = np.inf, None, 0
-    bar = tqdm(range(epochs), desc=desc, disable=None if progress is None else not progress)
+    best, best_state, waited, start = np.inf, None, 0, 0
+    if resume_from is not None:
+        saved = load_checkpoint(resume_from, map_location=device)
+        _unwrapped(model).load_state_dict(saved["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None and saved.get("scheduler") is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        history = History(**saved["history"])
+        best, waited, best_state = saved["best"], saved["waited"], saved["best_state"]
+        if rng is not None:
+            rng.bit_generator.state = saved["shuffle_rng"]
+        _set_torch_rng(saved)
+        start = saved["epoch"]
+    quiet = shard[0] != 0  # rank 0 alone reports
+    bar = tqdm(range(start, epochs), desc=desc, initial=start, total=epochs,
+               disable=True if quiet else (None if progress is None else not progress))
     for epoch in bar:
         model.train()
         if callable(getattr(step, "reset", None)):
             step.reset()
         logged: dict[str, list[float]] = {}
-        batches = _torch_batches(model, X_train, y_train, batch_size, rng, device) if torch_model else \
-            minibatches(X_train, y_train, batch_size, rng)
+        batches = _torch_batches(model, X_train, y_train, batch_size, rng, device, shard) if torch_model \
+            else minibatches(X_train, y_train, batch_size, rng)
         for xb, yb in batches:
             out = step(xb, yb)
             for name, value in (out.items() if isinstance(out, dict) else [("step_loss", out)]):
@@ -244,7 +291,11 @@ def fit(model, loss_fn, optimizer, X_train, y_train, X_val=None, y_val=None, *, 
                 waited += 1
                 if waited >= patience:
                     history.stopped_early = epoch < epochs - 1
-                    break
+        if checkpoint is not None and not quiet:
+            _save_checkpoint(checkpoint, epoch + 1, model, optimizer, scheduler, history, rng,
+                             best, waited, best_state)
+        if history.stopped_early:
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
@@ -265,7 +316,7 @@ def _record(history: History, model, loss_fn, X_train, y_train, X_val, y_val, de
         history.val_acc.append(acc)
 
 
-def numpy_step(model: Module, loss_fn, optimizer, before_step):
+def numpy_step(model: Module, loss_fn, optimizer, before_step, after_step=None):
     def step(xb, yb) -> float:
         optimizer.zero_grad()
         loss = loss_fn(model(xb), yb)
@@ -273,11 +324,13 @@ def numpy_step(model: Module, loss_fn, optimizer, before_step):
         if before_step is not None:
             before_step(model)
         optimizer.step()
+        if after_step is not None:
+            after_step(model)
         return float(loss)
     return step
 
 
-def torch_step(model, loss_fn, optimizer, before_step):
+def torch_step(model, loss_fn, optimizer, before_step, after_step=None):
     def step(xb, yb) -> float:
         optimizer.zero_grad()
         loss = loss_fn(model(xb), yb)
@@ -285,8 +338,80 @@ def torch_step(model, loss_fn, optimizer, before_step):
         if before_step is not None:
             before_step(model)
         optimizer.step()
+        if after_step is not None:
+            after_step(model)
         return float(loss.detach())
     return step
+
+
+# -- checkpoints and several processes ---------------------------------------------------------
+def load_checkpoint(path: str | Path, map_location=None) -> dict:
+    """A checkpoint written by ``fit(..., checkpoint=path)``: ``epoch`` (epochs done), ``model``,
+    ``optimizer`` and ``scheduler`` state dicts, ``history`` (a :class:`History` as a dict),
+    ``shuffle_rng`` (the batch-order generator's state), ``torch_rng`` / ``cuda_rng``, and the
+    early-stopping state (``best``, ``waited``, ``best_state``)."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint {path}: fit(..., checkpoint=path) writes one after every epoch")
+    saved = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(saved, dict) or "epoch" not in saved or "model" not in saved:
+        raise ValueError(f"{path} is not a dlbook.train checkpoint (expected the dict fit(checkpoint=...) writes)")
+    return saved
+
+
+def _save_checkpoint(path, epochs_done: int, model, optimizer, scheduler, history: History, rng,
+                     best: float, waited: int, best_state) -> None:
+    import torch
+
+    state = {"epoch": epochs_done, "model": _unwrapped(model).state_dict(),
+             "optimizer": optimizer.state_dict() if optimizer is not None else None,
+             "scheduler": scheduler.state_dict() if hasattr(scheduler, "state_dict") else None,
+             "history": asdict(history), "shuffle_rng": rng.bit_generator.state if rng is not None else None,
+             "torch_rng": torch.get_rng_state(),
+             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+             "best": float(best), "waited": waited, "best_state": best_state}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)  # a crash while saving leaves the previous checkpoint intact
+
+
+def _set_torch_rng(saved: dict) -> None:
+    import torch
+
+    torch.set_rng_state(saved["torch_rng"].cpu())
+    if saved.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
+
+
+def _unwrapped(model):
+    """The module inside a DistributedDataParallel (or DataParallel) wrapper."""
+    import torch
+
+    wrappers = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
+    return model.module if isinstance(model, wrappers) else model
+
+
+def _shard_of(model, n_samples: int, batch_size: int) -> tuple[int, int]:
+    """(rank, world_size) for a DistributedDataParallel model, (0, 1) otherwise. Averaging the
+    processes' gradients equals the global batch's gradient only when every process gets as
+    many rows of every batch: the batch size (and the last batch) must split evenly."""
+    import torch
+
+    if not isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        return 0, 1
+    import torch.distributed as dist
+
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    last = n_samples % batch_size
+    if batch_size % world_size or last % world_size:
+        raise ValueError(f"under torch.distributed batch_size is the global batch and must split evenly "
+                         f"over the {world_size} processes, the last batch too: got batch_size={batch_size} "
+                         f"and {n_samples} samples (last batch {last or batch_size})")
+    return rank, world_size
 
 
 class TBPTTStep:
