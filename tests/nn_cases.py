@@ -27,6 +27,8 @@ LAYERS = {
     "BatchNorm2d": (lambda dt: nn.BatchNorm2d(3, eps=1e-3, momentum=0.3, dtype=dt), (4, 3, 5, 5)),
     "BatchNorm2d-eval": (lambda dt: nn.BatchNorm2d(3, dtype=dt).eval(), (4, 3, 5, 5)),
     "Flatten": (lambda dt: nn.Flatten(), (4, 3, 2, 2)),
+    "PixelShuffle": (lambda dt: nn.PixelShuffle(2), (2, 8, 3, 3)),
+    "PixelUnshuffle": (lambda dt: nn.PixelUnshuffle(2), (2, 3, 4, 6)),
     "Sequential": (lambda dt: nn.Sequential(nn.Flatten(), nn.Linear(12, 8, bias=False, dtype=dt, seed=3), nn.BatchNorm1d(8, dtype=dt),
                                             nn.ReLU(), nn.Dropout(0.5).eval(), nn.Linear(8, 3, dtype=dt, seed=4),
                                             nn.LogSoftmax(dim=1)), (5, 3, 2, 2)),
@@ -41,6 +43,10 @@ def _values(rng, shape, dtype):
     return rng.standard_normal(shape).astype(dtype)
 
 
+def _probabilities(rng, shape, dtype):
+    return rng.uniform(size=shape).astype(dtype)
+
+
 LOSSES = {
     "CrossEntropyLoss": (lambda: nn.CrossEntropyLoss(), (6, 4), _classes),
     "CrossEntropyLoss-sum": (lambda: nn.CrossEntropyLoss(reduction="sum"), (6, 4), _classes),
@@ -51,6 +57,8 @@ LOSSES = {
     "MSELoss": (lambda: nn.MSELoss(), (6, 4), _values),
     "MSELoss-sum": (lambda: nn.MSELoss(reduction="sum"), (2, 3, 4), _values),
     "MSELoss-none": (lambda: nn.MSELoss(reduction="none"), (6, 4), _values),
+    "BCEWithLogitsLoss": (lambda: nn.BCEWithLogitsLoss(), (6, 4), _probabilities),
+    "BCEWithLogitsLoss-none": (lambda: nn.BCEWithLogitsLoss(reduction="none"), (6, 4), _probabilities),
 }
 
 

@@ -33,6 +33,9 @@ def test_extras():
     # the core package does not
     assert "gensim" in _names(extras["book"]) and "gensim" in _names(extras["test"])
     assert "gensim" not in _names(PROJECT["dependencies"])
+    # chapter 8 checks its Keras-style Dense against Keras itself (torch backend): same split
+    assert "keras" in _names(extras["book"]) and "keras" in _names(extras["test"])
+    assert "keras" not in _names(PROJECT["dependencies"])
 
 
 def test_version_and_python():

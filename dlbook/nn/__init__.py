@@ -25,3 +25,8 @@ from . import utils
 from .rnn import LSTM, RNN, LSTMCell, RNNCell
 from .sparse import Embedding
 # -- end chapter 6 -------------------------------------------------------------------
+
+# -- chapter 9 (issue 15): pixel shuffle (sub-pixel convolution), binary cross-entropy -
+from .loss import BCELoss, BCEWithLogitsLoss
+from .pixelshuffle import PixelShuffle, PixelUnshuffle
+# -- end chapter 9 -------------------------------------------------------------------

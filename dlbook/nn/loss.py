@@ -1,4 +1,5 @@
-"""Loss layers: ``CrossEntropyLoss``, ``MSELoss``, ``MultiMarginLoss`` as in ``torch.nn``.
+"""Loss layers: ``CrossEntropyLoss``, ``MSELoss``, ``MultiMarginLoss``, ``BCEWithLogitsLoss``,
+``BCELoss`` as in ``torch.nn``.
 
 ``loss = layer(input, target)``; ``layer.backward()`` (upstream gradient 1 by default)
 returns d loss / d input. The math is in :mod:`dlbook.nn.functional.loss`.
@@ -135,3 +136,78 @@ class MSELoss(_Loss):
         grad_output = self._upstream(dy, out_shape, diff.dtype)
         scale = 2 / diff.size if self.reduction == "mean" else 2
         return (diff * scale * grad_output).astype(diff.dtype, copy=False)
+
+
+# -- chapter 9 (issue 15): binary cross-entropy, the loss of a GAN's discriminator ---------------
+def _broadcast_buffer(value, what: str, owner: str):
+    """A weight given as an array or tensor of any shape (broadcast against the input later)."""
+    if value is None:
+        return None
+    value = _as_numpy(value)
+    if not np.issubdtype(value.dtype, np.floating):
+        raise ValueError(f"{owner}: {what} must be a float array (broadcastable to the input's shape), "
+                         f"got {value.dtype} {value.shape}")
+    return value
+
+
+class BCEWithLogitsLoss(_Loss):
+    r"""Sigmoid and binary cross-entropy in one stable step, as ``torch.nn.BCEWithLogitsLoss``.
+
+    input: logits of any shape; target: labels in {0, 1} or probabilities, the input's shape.
+    ``weight`` rescales each entry's loss and ``pos_weight`` the positive term (e.g. (C,) for C
+    labels on the last axis); both broadcast to the input's shape and are kept as buffers, as
+    in torch. Per entry $\ell = w\,[(1 - t)\,x - (1 + (p - 1)\,t) \log \sigma(x)]$; backward
+    gives $w\,(\sigma(x) - t)$ without pos_weight. See
+    :func:`dlbook.nn.functional.binary_cross_entropy_with_logits`.
+    """
+
+    torch_args = ("weight", "reduction", "pos_weight")
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
+                 pos_weight=None) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _broadcast_buffer(weight, "weight", "BCEWithLogitsLoss"))
+        self.register_buffer("pos_weight", _broadcast_buffer(pos_weight, "pos_weight", "BCEWithLogitsLoss"))
+
+    def forward(self, input: np.ndarray, target: np.ndarray):
+        self._check_input(input, None, "logits of any shape")
+        loss = F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
+        self.save_for_backward(input, np.asarray(target), np.shape(loss))
+        return loss
+
+    def backward(self, dy=None) -> np.ndarray:
+        """d loss / d input, the input's shape."""
+        logits, target, out_shape = self.saved_for_backward()
+        grad_output = self._upstream(dy, out_shape, logits.dtype)
+        return F.binary_cross_entropy_with_logits_backward(
+            logits, target, grad_output, self.weight, reduction=self.reduction, pos_weight=self.pos_weight)
+
+
+class BCELoss(_Loss):
+    r"""Binary cross-entropy on probabilities in [0, 1], as ``torch.nn.BCELoss`` (logs clamped at -100).
+
+    Prefer :class:`BCEWithLogitsLoss` on the logits: it never takes the log of a probability
+    that rounded to 0. ``weight`` broadcasts to the input's shape. See
+    :func:`dlbook.nn.functional.binary_cross_entropy`.
+    """
+
+    torch_args = ("weight", "reduction")
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _broadcast_buffer(weight, "weight", "BCELoss"))
+
+    def forward(self, input: np.ndarray, target: np.ndarray):
+        self._check_input(input, None, "probabilities in [0, 1] of any shape")
+        loss = F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+        self.save_for_backward(input, np.asarray(target), np.shape(loss))
+        return loss
+
+    def backward(self, dy=None) -> np.ndarray:
+        """d loss / d input, the input's shape."""
+        probs, target, out_shape = self.saved_for_backward()
+        grad_output = self._upstream(dy, out_shape, probs.dtype)
+        return F.binary_cross_entropy_backward(probs, target, grad_output, self.weight,
+                                               reduction=self.reduction)
+# -- end chapter 9 -------------------------------------------------------------------------------

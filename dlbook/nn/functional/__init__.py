@@ -27,3 +27,10 @@ from . import recurrent
 from .recurrent import (input_part, lstm_cell, lstm_cell_backward, lstm_cell_forward,
                         recurrent_weight_grads, rnn_cell, rnn_cell_backward, rnn_cell_forward)
 # -- end chapter 6 -------------------------------------------------------------------
+
+# -- functional forms of chapter 9 (issue 15) ---------------------------------------
+from .loss import (binary_cross_entropy, binary_cross_entropy_backward, binary_cross_entropy_with_logits,
+                   binary_cross_entropy_with_logits_backward, log_sigmoid)
+from .pixelshuffle import (pixel_shuffle, pixel_shuffle_backward, pixel_unshuffle,
+                           pixel_unshuffle_backward)
+# -- end chapter 9 -------------------------------------------------------------------

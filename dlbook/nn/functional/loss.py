@@ -13,6 +13,8 @@ import numbers
 
 import numpy as np
 
+from .activation import sigmoid
+
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -286,3 +288,143 @@ def multi_margin_loss_backward(scores: np.ndarray, target: np.ndarray, p: int = 
     if w_target is not None:
         scale = scale * w_target
     return (grad * scale[:, None]).reshape(scores.shape).astype(scores.dtype, copy=False)
+
+
+# -- binary cross-entropy (chapter 9, issue 15) ------------------------------------------
+
+_BCE_LOG_FLOOR = -100.0  # torch clamps each log at -100, so a probability of exactly 0 costs 100
+_BCE_GRAD_FLOOR = float(np.float32(1e-12))  # torch divides by max(x(1 - x), 1e-12), a float32 constant
+
+
+def _bce_inputs(input, target, weight, pos_weight, reduction, name: str):
+    """Check the inputs; return (input, target, weight, pos_weight), the last three cast to
+    input's dtype (weight and pos_weight may be None)."""
+    _check_reduction(reduction)
+    if not isinstance(input, np.ndarray):
+        raise TypeError(f"{name}: expected input as a numpy.ndarray, got {type(input).__name__}")
+    if not np.issubdtype(input.dtype, np.floating):
+        raise TypeError(f"{name}: expected float input, got {input.dtype}")
+    target = np.asarray(target)
+    if target.shape != input.shape:
+        raise ValueError(f"{name}: expected target of the input's shape {input.shape} (one 0/1 label or "
+                         f"probability per entry), got {target.shape}")
+    if not (np.issubdtype(target.dtype, np.floating) or np.issubdtype(target.dtype, np.integer)):
+        raise TypeError(f"{name}: expected a real target (0/1 labels or probabilities), got {target.dtype}")
+    extras = []
+    for what, value in (("weight", weight), ("pos_weight", pos_weight)):
+        if value is not None:
+            value = np.asarray(value)
+            if not np.issubdtype(value.dtype, np.floating) and not np.issubdtype(value.dtype, np.integer):
+                raise TypeError(f"{name}: expected a real {what}, got {value.dtype}")
+            try:
+                grown = np.broadcast_shapes(value.shape, input.shape)
+            except ValueError:
+                grown = None
+            if grown != input.shape:
+                raise ValueError(f"{name}: {what} of shape {value.shape} does not broadcast to the input's "
+                                 f"shape {input.shape}")
+            value = value.astype(input.dtype, copy=False)
+        extras.append(value)
+    return input, target.astype(input.dtype, copy=False), *extras
+
+
+def _reduce(per_entry: np.ndarray, reduction: str):
+    if reduction == "none":
+        return per_entry
+    if reduction == "sum":
+        return per_entry.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):  # an empty input's mean is nan, as in torch
+        return per_entry.sum() / per_entry.size
+
+
+def _bce_upstream(grad_output, input: np.ndarray, reduction: str, name: str) -> np.ndarray:
+    upstream = _check_grad_output(grad_output, input.shape, reduction, name).astype(input.dtype, copy=False)
+    if reduction == "mean":
+        upstream = upstream / max(input.size, 1)
+    return upstream
+
+
+def log_sigmoid(x: np.ndarray) -> np.ndarray:
+    r"""$\log \sigma(x) = \min(x, 0) - \log(1 + e^{-|x|})$, torch's form: no overflow."""
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def binary_cross_entropy_with_logits(input: np.ndarray, target: np.ndarray, weight=None,
+                                     *, reduction: str = "mean", pos_weight=None):
+    r"""Binary cross-entropy on logits, as ``F.binary_cross_entropy_with_logits``.
+
+    For a logit $x$ and a target $t \in [0, 1]$ (a label or a probability) of the
+    same shape, each entry's loss is
+
+    $$\ell = -w\,\big[\,p\,t \log \sigma(x) + (1 - t) \log(1 - \sigma(x))\,\big]
+           = w\,\big[(1 - t)\,x - (1 + (p - 1)\,t) \log \sigma(x)\big],$$
+
+    by $\log(1 - \sigma(x)) = \log \sigma(x) - x$. ``weight`` $w$ and ``pos_weight``
+    $p$ (the weight of the positive term, e.g. (C,) for C labels on the last axis)
+    broadcast to the input's shape; both default to 1. With :func:`log_sigmoid`,
+    logits of ±1000 give finite losses, where $\log(\mathrm{sigmoid}(x))$ gives
+    $-\infty$. ``"mean"`` averages over every entry; ``"none"`` keeps the shape.
+    """
+    name = "binary_cross_entropy_with_logits"
+    x, t, w, p = _bce_inputs(input, target, weight, pos_weight, reduction, name)
+    log_weight = 1 if p is None else 1 + (p - 1) * t
+    loss = (1 - t) * x - log_weight * log_sigmoid(x)
+    if w is not None:
+        loss = loss * w
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits_backward(input: np.ndarray, target: np.ndarray,
+                                              grad_output=1.0, weight=None, *,
+                                              reduction: str = "mean",
+                                              pos_weight=None) -> np.ndarray:
+    r"""d loss / d input of :func:`binary_cross_entropy_with_logits`, input's shape.
+
+    Each entry: $w\,\big[(1 + (p - 1)\,t)\,\sigma(x) - p\,t\big]$, which is
+    $w\,(\sigma(x) - t)$ without ``pos_weight``: the sigmoid and the log cancel into
+    prediction minus target. Scaled by the upstream gradient (a scalar, or of the
+    input's shape for ``"none"``) and, for ``"mean"``, divided by the entry count.
+    """
+    name = "binary_cross_entropy_with_logits_backward"
+    x, t, w, p = _bce_inputs(input, target, weight, pos_weight, reduction, name)
+    upstream = _bce_upstream(grad_output, x, reduction, name)
+    s = sigmoid(x)
+    grad = s - t if p is None else (1 + (p - 1) * t) * s - p * t
+    if w is not None:
+        grad = grad * w
+    return (grad * upstream).astype(x.dtype, copy=False)
+
+
+def binary_cross_entropy(input: np.ndarray, target: np.ndarray, weight=None, *, reduction: str = "mean"):
+    r"""Binary cross-entropy on probabilities $x \in [0, 1]$, as ``F.binary_cross_entropy``:
+
+    $\ell = -w\,[\,t \log x + (1 - t) \log(1 - x)\,]$, each log clamped at -100 as in torch (so
+    $x = 0$ or $1$ gives a finite loss). Prefer :func:`binary_cross_entropy_with_logits`: a
+    probability that rounded to 0 or 1 has lost the information the logit still holds.
+    """
+    name = "binary_cross_entropy"
+    x, t, w, _ = _bce_inputs(input, target, weight, None, reduction, name)
+    if x.size and not (np.all(x >= 0) and np.all(x <= 1)):  # also refuses nan
+        raise ValueError(f"{name}: expected input probabilities in [0, 1], got values in [{np.nanmin(x)}, "
+                         f"{np.nanmax(x)}]{' and nan' * bool(np.isnan(x).any())} (for logits use "
+                         f"binary_cross_entropy_with_logits)")
+    with np.errstate(divide="ignore"):  # log 0 = -inf, clamped to -100 below
+        log_x = np.maximum(np.log(x), _BCE_LOG_FLOOR)
+        log_1mx = np.maximum(np.log1p(-x), _BCE_LOG_FLOOR)
+    loss = -(t * log_x + (1 - t) * log_1mx)
+    if w is not None:
+        loss = loss * w
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_backward(input: np.ndarray, target: np.ndarray, grad_output=1.0, weight=None, *,
+                                  reduction: str = "mean") -> np.ndarray:
+    r"""d loss / d input of :func:`binary_cross_entropy`: $w\,(x - t) / \max(x(1 - x), 10^{-12})$,
+    torch's formula (the floor keeps x = 0 or 1 finite), scaled like the loss."""
+    name = "binary_cross_entropy_backward"
+    x, t, w, _ = _bce_inputs(input, target, weight, None, reduction, name)
+    upstream = _bce_upstream(grad_output, x, reduction, name)
+    grad = (x - t) / np.maximum(x * (1 - x), _BCE_GRAD_FLOOR)
+    if w is not None:
+        grad = grad * w
+    return (grad * upstream).astype(x.dtype, copy=False)
