@@ -6,6 +6,12 @@ import numpy as np
 
 from dlbook import nn
 
+def _with_slopes(layer):
+    """Distinct slopes per channel, so a slope applied to the wrong channel shows."""
+    layer.weight[...] = np.linspace(-0.2, 0.6, layer.num_parameters)
+    return layer
+
+
 # name -> (build(dtype) -> layer, input shape). Every layer of chapter 3 that maps x -> y.
 LAYERS = {
     "Linear": (lambda dt: nn.Linear(7, 5, dtype=dt, seed=0), (6, 7)),
@@ -13,6 +19,8 @@ LAYERS = {
     "Linear-1d": (lambda dt: nn.Linear(7, 5, dtype=dt, seed=2), (7,)),
     "ReLU": (lambda dt: nn.ReLU(), (6, 7)),
     "LeakyReLU": (lambda dt: nn.LeakyReLU(0.2), (6, 7)),
+    "PReLU": (lambda dt: nn.PReLU(init=0.3, dtype=dt), (6, 7)),
+    "PReLU-channels": (lambda dt: _with_slopes(nn.PReLU(3, dtype=dt)), (4, 3, 5, 5)),
     "Sigmoid": (lambda dt: nn.Sigmoid(), (6, 7)),
     "Tanh": (lambda dt: nn.Tanh(), (3, 4, 5)),
     "Softmax": (lambda dt: nn.Softmax(dim=1), (6, 7)),

@@ -29,4 +29,5 @@ from .sparse import Embedding
 # -- chapter 9 (issue 15): pixel shuffle (sub-pixel convolution), binary cross-entropy -
 from .loss import BCELoss, BCEWithLogitsLoss
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
+from .activation import PReLU
 # -- end chapter 9 -------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax (as in ``torch.nn``).
+"""Activation layers: ReLU, LeakyReLU, PReLU, Sigmoid, Tanh, Softmax, LogSoftmax (as in
+``torch.nn``).
 
-Parameter-free; any input shape (Softmax/LogSoftmax along ``dim``). The math lives in
+Parameter-free except PReLU's learned slope; any input shape (Softmax/LogSoftmax along ``dim``). The math lives in
 :mod:`dlbook.nn.functional`; a layer only remembers what its backward pass needs.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .module import Module
+from .module import Module, Parameter, accumulate_grad, as_dtype
 
 
 class _Elementwise(Module):
@@ -60,6 +61,54 @@ class LeakyReLU(_Elementwise):
     def backward(self, dy):
         x, _ = self._recall(dy)
         return F.leaky_relu_backward(dy, x, self.negative_slope)
+
+
+class PReLU(Module):
+    """x for x > 0, ``weight * x`` otherwise, the slope learned: one slope for every channel
+    (``num_parameters=1``) or one per channel, the channels being axis 1 of the input (axis 0
+    of a 1-D input), as ``torch.nn.PReLU``. ``weight``: (num_parameters,), filled with ``init``.
+    SRGAN's generator uses it."""
+
+    torch_args = ("num_parameters", "init")
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype=None) -> None:
+        super().__init__()
+        if not isinstance(num_parameters, (int, np.integer)) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
+        self.num_parameters, self.init = int(num_parameters), float(init)
+        self.weight = Parameter(np.full(self.num_parameters, self.init, as_dtype(dtype)))
+
+    def _slope(self, x: np.ndarray) -> np.ndarray:
+        """The slope broadcast against x: (1, C, 1, ...) for one slope per channel."""
+        if self.num_parameters == 1:
+            return np.asarray(self.weight).reshape(())
+        axis = 1 if x.ndim >= 2 else 0
+        if x.ndim == 0 or x.shape[axis] != self.num_parameters:
+            raise ValueError(f"PReLU with {self.num_parameters} slopes expects {self.num_parameters} "
+                             f"channels on axis {axis} (N, C, ...), got shape {x.shape}")
+        shape = [1] * x.ndim
+        shape[axis] = self.num_parameters
+        return np.asarray(self.weight).reshape(shape)
+
+    def forward(self, x):
+        x = self._check_input(x, None, "(N, C, ...)")
+        slope = self._slope(x)
+        self.save_for_backward(x)
+        return np.where(x > 0, x, slope * x)
+
+    def backward(self, dy):
+        """dx = dy for x > 0, weight·dy otherwise; adds Σ x·dy over x ≤ 0 (per channel) to
+        ``weight.grad``."""
+        x = self.saved_for_backward()
+        self._check_grad_output(dy, x.shape)
+        slope, negative = self._slope(x), x <= 0
+        per_entry = np.where(negative, x * dy, 0)
+        if self.num_parameters == 1:
+            accumulate_grad(self.weight, per_entry.sum().reshape(1))
+        else:
+            axis = 1 if x.ndim >= 2 else 0
+            accumulate_grad(self.weight, per_entry.sum(axis=tuple(i for i in range(x.ndim) if i != axis)))
+        return np.where(negative, slope * dy, dy).astype(dy.dtype, copy=False)
 
 
 class Sigmoid(_Elementwise):
