@@ -11,6 +11,7 @@ from .resnet import (BasicBlock, Bottleneck, PreActBasicBlock, PreActBottleneck,
                      ResNetTorch, ZeroPadShortcut, cifar_resnet, cifar_resnet_torch,
                      imagenet_resnet, imagenet_resnet_torch)
 from .word2vec import Word2Vec, save_word2vec_format, train_word2vec
+from .srgan import Discriminator, SRResNet
 
 __all__ = ["digits_cnn", "digits_cnn_torch", "mlp",
            "alexnet", "alexnet_layers", "alexnet_parameter_count", "as_table", "summary",
@@ -19,4 +20,5 @@ __all__ = ["digits_cnn", "digits_cnn_torch", "mlp",
            "ResNetTorch", "ZeroPadShortcut", "cifar_resnet", "cifar_resnet_torch",
            "imagenet_resnet", "imagenet_resnet_torch",
            "CharRNN", "CharRNNTorch", "SequenceCrossEntropyLoss", "SequenceCrossEntropyLossTorch",
-           "Word2Vec", "train_word2vec", "save_word2vec_format"]
+           "Word2Vec", "train_word2vec", "save_word2vec_format",
+           "SRResNet", "Discriminator"]
