@@ -1,5 +1,6 @@
 r"""The losses of a generative adversarial network (Goodfellow et al. 2014), computed
-on the discriminator's logits.
+on the discriminator's logits, and the alternating update (:func:`gan_step`) that
+:func:`dlbook.train.fit` runs as its ``train_step``.
 
 The discriminator $D$ outputs a logit $a$ per picture, and $D = \sigma(a)$ is its
 belief that the picture is real. With real logits $a_r$ (on data) and fake logits
@@ -128,3 +129,76 @@ def generator_loss_torch(fake_logits, kind: str = "non_saturating"):
     if kind == "non_saturating":
         return -F.logsigmoid(fake).mean()
     return F.logsigmoid(-fake).mean()
+
+
+# -- training: alternating updates through dlbook.train.fit -----------------------------
+class GANStep:
+    """A ``train_step`` for :func:`dlbook.train.fit` that alternates the two players (made by
+    :func:`gan_step`; see there)."""
+
+    def __init__(self, generator, discriminator, g_optimizer, d_optimizer, *, noise=None,
+                 content_loss=None, adversarial_weight: float = 1.0,
+                 kind: str = "non_saturating") -> None:
+        import torch
+
+        _check_kind(kind, "gan_step")
+        for name, net in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(net, torch.nn.Module):
+                raise TypeError(f"gan_step: {name} must be a torch.nn.Module, got {type(net).__name__}")
+        if noise is not None and content_loss is not None:
+            raise ValueError("gan_step: give noise (an unconditional GAN) or content_loss "
+                             "(generator input x, target y), not both")
+        if not adversarial_weight >= 0:
+            raise ValueError(f"gan_step: adversarial_weight must be >= 0, got {adversarial_weight}")
+        self.generator, self.discriminator = generator, discriminator
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.noise, self.content_loss = noise, content_loss
+        self.adversarial_weight, self.kind = float(adversarial_weight), kind
+
+    def __call__(self, x, y) -> dict[str, float]:
+        import torch
+
+        if self.noise is not None:  # x is a batch of real samples
+            real, fake = x, self.generator(self.noise(len(x)))
+        else:  # x is the generator's input, y the real counterpart (a high-resolution patch)
+            real, fake = y, self.generator(x)
+        # 1. the discriminator: real -> 1, fake -> 0; the fakes are constants for it
+        real_logits = self.discriminator(real)
+        fake_logits = self.discriminator(fake.detach())
+        d_loss = discriminator_loss_torch(real_logits, fake_logits)
+        self.d_optimizer.zero_grad()
+        d_loss.backward()
+        self.d_optimizer.step()
+        # 2. the generator, against the updated discriminator
+        adversarial = generator_loss_torch(self.discriminator(fake), self.kind)
+        content = self.content_loss(fake, real) if self.content_loss is not None \
+            else torch.zeros((), device=adversarial.device)
+        g_loss = content + self.adversarial_weight * adversarial
+        self.g_optimizer.zero_grad()
+        g_loss.backward()
+        self.g_optimizer.step()
+        with torch.no_grad():
+            return {"d_loss": float(d_loss), "g_adversarial": float(adversarial),
+                    "g_content": float(content),
+                    "d_real": float(torch.sigmoid(real_logits).mean()),
+                    "d_fake": float(torch.sigmoid(fake_logits).mean())}
+
+
+def gan_step(generator, discriminator, g_optimizer, d_optimizer, *, noise=None, content_loss=None,
+             adversarial_weight: float = 1.0, kind: str = "non_saturating") -> GANStep:
+    """One alternating GAN update, as a ``train_step`` for :func:`dlbook.train.fit`.
+
+    Unconditional (``noise(n) -> z`` given): fit's x are real samples, ``G(z)`` the fakes.
+    Conditional (``content_loss`` given, e.g. super-resolution): fit's x are the generator's
+    inputs and y the real targets; the generator minimises ``content_loss(G(x), y) +
+    adversarial_weight · adversarial`` (SRGAN: MSE + 10⁻³ · adversarial).
+    Each call first updates the discriminator (real -> 1, fake -> 0, fakes detached), then
+    the generator against the updated discriminator (``kind``: "non_saturating" or
+    "minimax"). Returns the batch's losses and the discriminator's mean belief ``d_real``,
+    ``d_fake`` (its output on the fakes before its update); fit averages them per epoch
+    in ``History.tracked``. Train with ``fit(torch.nn.ModuleDict({"generator": G,
+    "discriminator": D}), None, None, X, Y, train_step=step)`` so both move to the device
+    and switch modes together.
+    """
+    return GANStep(generator, discriminator, g_optimizer, d_optimizer, noise=noise,
+                   content_loss=content_loss, adversarial_weight=adversarial_weight, kind=kind)
