@@ -169,6 +169,31 @@ def _c_code_keep(counts, sample):
     return np.minimum(np.array(keep), 1.0)
 
 
+# chapter 8: loops over rows and positions, torch's one_hot and cross_entropy
+def _loop_one_hot(labels, classes):
+    out = np.zeros((len(labels), len(classes)), dtype=np.int64)
+    for i, label in enumerate(labels):
+        out[i, classes.index(label)] = 1
+    return out
+
+
+def _loop_max_norm(weight, max_value):
+    out = weight.copy()
+    for j, row in enumerate(weight):
+        norm = math.sqrt(float(np.sum(row.astype(np.float64) ** 2)))
+        out[j] = row * (min(norm, max_value) / (norm + 1e-7))  # keras.constraints.MaxNorm
+    return out
+
+
+def _torch_cce(logits, one_hot):
+    return tF.cross_entropy(T(logits).double(), T(one_hot).double()).item()
+
+
+def _loop_shard(indices, rank, world_size):
+    return np.array([i for position, i in enumerate(indices) if position % world_size == rank],
+                    dtype=np.int64)
+
+
 INDEPENDENT = {
     "linear_scores": lambda X, W, b: tF.linear(T(X), T(W), T(b)).numpy(),
     "softmax_cross_entropy": _torch_ce,
@@ -201,6 +226,10 @@ INDEPENDENT = {
     "skipgram_training_pairs": _all_pairs,
     "sgns_example": _torch_sgns,
     "keep_probability": _c_code_keep,
+    "one_hot": _loop_one_hot,
+    "max_norm_": _loop_max_norm,
+    "categorical_crossentropy": _torch_cce,
+    "shard_batch": _loop_shard,
 }
 
 
@@ -246,7 +275,7 @@ def test_every_reference_passes_its_checker(exercise_id, lang):
 
 
 def test_exercises_per_chapter_and_their_starters():
-    for chapter in (1, 2, 3, 4, 5, 6, 7):
+    for chapter in (1, 2, 3, 4, 5, 6, 7, 8):
         assert len(exercises.list_exercises(chapter)) >= 3
     for exercise in exercises.list_exercises():
         for lang in ("zh", "en"):
@@ -544,6 +573,42 @@ def _loop_keep(counts, sample, paper=False, clip=True):
     return keep
 
 
+def _reader_one_hot(labels, classes, label_binarizer=False):
+    """A reader's one-hot through sklearn's LabelBinarizer, or by hand."""
+    if label_binarizer:
+        from sklearn.preprocessing import LabelBinarizer
+
+        return LabelBinarizer().fit(classes).transform(labels).astype(np.int64)
+    return _loop_one_hot(labels, classes)
+
+
+def _reader_max_norm(weight, max_value, by_column=False, all_rows=False):
+    out = weight.astype(np.float64).copy()
+    lines = out.T if by_column else out  # a view: scaling a line scales out
+    for line in lines:
+        norm = math.sqrt(float(np.sum(line ** 2)))
+        line *= (max_value if all_rows else min(norm, max_value)) / (norm + 1e-7)
+    return out.astype(weight.dtype)
+
+
+def _reader_cce(logits, one_hot, softmax_first=False, total=False):
+    loss = 0.0
+    for row, target in zip(logits.astype(np.float64), one_hot):
+        if softmax_first:  # the model "already" ends in a softmax
+            row = np.exp(row - row.max()) / np.exp(row - row.max()).sum()
+        shifted = row - row.max()
+        log_p = shifted - math.log(np.exp(shifted).sum())
+        loss -= float(np.dot(target, log_p))
+    return loss if total else loss / len(logits)
+
+
+def _reader_shard(indices, rank, world_size, blocks=False):
+    share = len(indices) // world_size
+    if blocks:
+        return np.array([indices[rank * share + k] for k in range(share)], dtype=np.int64)
+    return _loop_shard(indices, rank, world_size)
+
+
 WRONG = [
     ("linear_scores", "transposed_weight", _loop_scores_transposed, ("transposed weight", "权重转置错了")),
     ("linear_scores", "missing_bias", lambda X, W, b: X @ W.T, ("bias is missing", "漏了偏置")),
@@ -667,6 +732,18 @@ WRONG = [
      ("sqrt(t / f)", "sqrt(t / f)")),
     ("keep_probability", "not_clipped", lambda *a: _loop_keep(*a, clip=False),
      ("min(1, ...)", "min(1, ...)")),
+    ("one_hot", "one_column_for_two_classes", lambda *a: _reader_one_hot(*a, label_binarizer=True),
+     ("LabelBinarizer", "LabelBinarizer")),
+    ("max_norm_", "columns_normalized", lambda *a: _reader_max_norm(*a, by_column=True),
+     ("incoming vector is a row", "输入权重是一行")),
+    ("max_norm_", "every_row_rescaled", lambda *a: _reader_max_norm(*a, all_rows=True),
+     ("min(norm, max_value) / norm", "min(norm, max_value) / norm")),
+    ("categorical_crossentropy", "softmax_twice", lambda *a: _reader_cce(*a, softmax_first=True),
+     ("log_softmax itself", "自己会做 log_softmax")),
+    ("categorical_crossentropy", "summed", lambda *a: _reader_cce(*a, total=True),
+     ("divide by N", "除以 N")),
+    ("shard_batch", "contiguous_blocks", lambda *a: _reader_shard(*a, blocks=True),
+     ("indices[r::world_size]", "indices[r::world_size]")),
 ]
 
 
@@ -713,7 +790,10 @@ def test_the_loop_solutions_are_right_when_no_slip_is_switched_on():
                                   ("rnn_step_forward", _loop_rnn_step),
                                   ("rnn_step_backward", _loop_rnn_backward),
                                   ("skipgram_training_pairs", _loop_pairs),
-                                  ("sgns_example", _loop_sgns), ("keep_probability", _loop_keep)]:
+                                  ("sgns_example", _loop_sgns), ("keep_probability", _loop_keep),
+                                  ("one_hot", _reader_one_hot), ("max_norm_", _reader_max_norm),
+                                  ("categorical_crossentropy", _reader_cce),
+                                  ("shard_batch", _reader_shard)]:
         assert exercises.check(exercise_id, solution, show=False).passed
 
 
@@ -874,7 +954,7 @@ def test_bad_calls_are_explained(monkeypatch):
     with pytest.raises(ValueError, match="seed must be"):
         exercises.check("conv2d_forward", print, seed=-1)
     with pytest.raises(ValueError,
-                       match="chapters with exercises: \\[1, 2, 3, 4, 5, 6, 7\\]"):
+                       match="chapters with exercises: \\[1, 2, 3, 4, 5, 6, 7, 8\\]"):
         exercises.list_exercises(9)
     monkeypatch.setenv("DLBOOK_LANG", "zh")
     assert "全部通过" in exercises.check("conv_output_size", exercises.reference("conv_output_size"),
@@ -895,7 +975,7 @@ def test_every_chapter_page_checks_its_exercises():
     """The exercises section of each chapter page (the last one before the references), in both
     languages, checks every exercise of the chapter."""
     chapters = sorted({e.chapter for e in exercises.list_exercises()})
-    assert chapters == [1, 2, 3, 4, 5, 6, 7]
+    assert chapters == [1, 2, 3, 4, 5, 6, 7, 8]
     for lang in ("zh", "en"):
         for chapter in chapters:
             found = sorted(pages.BOOK.joinpath(lang).glob(f"{chapter:02d}_*.md"))

@@ -654,6 +654,87 @@ MUTATIONS = {
             'experiments/word_vectors.py', 'x = x - x.mean(axis=0)', 'x = x - 0',
             'assert rel_error(np.abs(points), np.abs(centred @ top_two)) < 1e-8'),
     },
+    '08_practice': {
+        'L2 penalty with a factor 1/2': (
+            'keras_dense.py', 'return self.l1 * x.abs().sum() + self.l2 * x.square().sum()',
+            'return self.l1 * x.abs().sum() + 0.5 * self.l2 * x.square().sum()',
+            'assert rel_error(penalty.item(), keras_penalty) < 1e-6'),
+        'activity penalty not divided by the batch': (
+            'keras_dense.py', 'self.activity_penalty = self.activity_regularizer(out) / batch',
+            'self.activity_penalty = self.activity_regularizer(out)',
+            'assert rel_error(penalty.item(), keras_penalty) < 1e-6'),
+        'MaxNorm on the columns of the torch weight': (
+            'keras_dense.py', 'self.kernel_constraint(self.weight.T).T',
+            'self.kernel_constraint(self.weight)',
+            'assert rel_error(layer.weight.detach().numpy(), projected.T) < 1e-6'),
+        "Glorot replaced by torch's default uniform": (
+            'keras_dense.py', 'nn.init.xavier_uniform_(w, generator=generator)',
+            'nn.init.kaiming_uniform_(w, a=5 ** 0.5, generator=generator)',
+            'assert w.abs().max() <= limit and w.abs().max() > 0.99 * limit'),
+        'softmax over axis 1, not the last axis': (
+            'keras_dense.py', '"softmax": lambda x: torch.softmax(x, dim=-1)',
+            '"softmax": lambda x: torch.softmax(x, dim=1)',
+            'assert rel_error(ours.numpy(), keras.ops.convert_to_numpy(keras_3d)) < 1e-6'),
+        'regularization loss averaged over the layers': (
+            'keras_dense.py', 'return torch.stack(penalties).sum()',
+            'return torch.stack(penalties).mean()',
+            'assert rel_error(keras_dense.regularization_loss(keras_style).item(),'),
+        'pictures saved truncated, not rounded': (
+            'data.py', 'images = np.rint(images * 255).astype(np.uint8)',
+            'images = (images * 255).astype(np.uint8)',
+            'assert error.max() <= 0.5 / 255 + 1e-7 and error.max() > 0'),
+        'pixels divided by 256': (
+            'data.py', 'pictures.append(np.asarray(picture, dtype=np.float32) / 255.0)',
+            'pictures.append(np.asarray(picture, dtype=np.float32) / 256.0)',
+            'assert error.max() <= 0.5 / 255 + 1e-7 and error.max() > 0'),
+        'label is the class index, not the folder name': (
+            'data.py', '            labels.append(name)\n',
+            '            labels.append(str(classes.index(name)))\n',
+            'assert np.array_equal(dataset.labels, labels[original])'),
+        'files in directory order': (
+            'data.py', 'files = sorted(f for f in (root / name).iterdir()',
+            'files = list(f for f in (root / name).iterdir()',
+            'assert mine == sorted(mine)'),
+        'resume does not restore the batch order': (
+            'train.py', 'rng.bit_generator.state = saved["shuffle_rng"]', 'pass',
+            'assert all(torch.equal(a, b) for a, b, _ in pairs)'),
+        'constraints never applied': (
+            'train.py', '        optimizer.step()\n        if after_step is not None:\n            '
+            'after_step(model)\n        return float(loss.detach())',
+            '        optimizer.step()\n        return float(loss.detach())',
+            'assert all(n.max() <= 1.5 * (1 + 1e-6) for n in row_norms)'),
+        "every rank takes rank 0's rows": (
+            'train.py', 'order[start:start + batch_size][rank::world_size]',
+            'order[start:start + batch_size][::world_size]',
+            'assert difference <= 1e-10'),
+        'truncated normal cut at 3 stddev': (
+            'experiments/practice.py', 'a=-2 * stddev, b=2 * stddev', 'a=-3 * stddev, b=3 * stddev',
+            'assert w.abs().max() <= 0.1 and abs(w.std().item() / (0.05 * 0.8796) - 1) < 0.02'),
+        'dropout layers only above p = 0.5': (
+            'experiments/practice.py', '        if dropout > 0:\n', '        if dropout > 0.5:\n',
+            'assert gap[0.5, seed] < gap[0.0, seed]'),
+        'conv dropout never added': (
+            'experiments/practice.py', 'if conv_dropout > 0:', 'if conv_dropout > 1:',
+            'assert conv_val["conv + dense", seed] > conv_val["dense", seed]'),
+        'LSTM reads the columns': (
+            'experiments/practice.py', 'x = x[:, 0]  #', 'x = x[:, 0].transpose(1, 2)  #',
+            'assert torch.equal(lstm_model(x_rows), lstm_model.classifier(steps[:, -1]))'),
+        'validation set a fraction of the rest, not of all': (
+            'experiments/practice.py', 'test_size=val_size / (1 - test_size)', 'test_size=val_size',
+            'assert len(data["X_val"]) == len(data["X_test"]) == 360'),
+        'test accuracy measured in training mode (dropout on)': (
+            'experiments/practice.py', '        model.eval()\n        with torch.no_grad():\n            scores',
+            '        with torch.no_grad():\n            scores',
+            'assert np.mean(predicted == test["y_test"]) == chosen["test_acc"]'),
+        'gap of training minus validation': (
+            'experiments/practice.py', 'np.subtract(history.val_loss[-last:], history.train_loss[-last:])',
+            'np.subtract(history.train_loss[-last:], history.val_loss[-last:])',
+            'assert gap[0.5, seed] < gap[0.0, seed]'),
+        'epochs_to_reach counts from 0': (
+            'experiments/practice.py', 'return int(below[0]) + 1 if below.size else None',
+            'return int(below[0]) if below.size else None',
+            'assert curve[catch_up - 1] <= final[0.001] < min(curve[:catch_up - 1])'),
+    },
 }
 
 
@@ -736,6 +817,15 @@ COVERAGE = {
         "models/word2vec.py:save_word2vec_format", "experiments/word_vectors.py:_ranks",
         "experiments/word_vectors.py:analogy_accuracy", "experiments/word_vectors.py:nearest",
         "experiments/word_vectors.py:project_2d",
+    ],
+    "08_practice": [
+        "keras_dense.py:L1L2.__call__", "keras_dense.py:Dense.forward", "keras_dense.py:Dense.constrain",
+        "keras_dense.py:GlorotUniform.__call__", "keras_dense.py:regularization_loss",
+        "data.py:save_image_folder", "data.py:load_image_folder", "train.py:fit", "train.py:torch_step",
+        "train.py:_torch_batches", "experiments/practice.py:keras_init_", "experiments/practice.py:practice_mlp",
+        "experiments/practice.py:practice_cnn", "experiments/practice.py:DigitRowLSTM.forward",
+        "experiments/practice.py:prepare", "experiments/practice.py:_train",
+        "experiments/practice.py:train_val_gap", "experiments/practice.py:epochs_to_reach",
     ],
 }
 

@@ -54,13 +54,15 @@ def backend_and_device(world_size: int) -> tuple[str, torch.device]:
 
 
 def main(argv=None) -> None:
-    """One process of the distributed run (torchrun sets RANK, WORLD_SIZE, LOCAL_RANK)."""
+    """One process of the distributed run (torchrun sets RANK, WORLD_SIZE and
+    LOCAL_RANK)."""
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name, value in DEFAULTS.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value),
+                            default=value)
     parser.add_argument("--out", type=Path, required=True, help="where rank 0 saves")
     args = parser.parse_args(argv)
 
@@ -70,13 +72,15 @@ def main(argv=None) -> None:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         model = build_model(args.hidden, args.seed).to(device)
-        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.index is not None
-                                      else None)
-        history = fit(ddp, torch.nn.CrossEntropyLoss(), torch.optim.SGD(ddp.parameters(), lr=args.lr),
-                      *digits_data(args.n_train), epochs=args.epochs, batch_size=args.batch_size,
-                      seed=args.seed, device=device)
+        device_ids = [device.index] if device.index is not None else None
+        ddp = DistributedDataParallel(model, device_ids=device_ids)
+        optimizer = torch.optim.SGD(ddp.parameters(), lr=args.lr)
+        history = fit(ddp, torch.nn.CrossEntropyLoss(), optimizer,
+                      *digits_data(args.n_train), epochs=args.epochs,
+                      batch_size=args.batch_size, seed=args.seed, device=device)
         if dist.get_rank() == 0:  # one writer
-            torch.save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+            weights = {k: v.cpu() for k, v in model.state_dict().items()}
+            torch.save({"state_dict": weights,
                         "history": asdict(history), "world_size": dist.get_world_size(),
                         "backend": backend}, args.out)
     finally:
