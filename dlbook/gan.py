@@ -202,3 +202,43 @@ def gan_step(generator, discriminator, g_optimizer, d_optimizer, *, noise=None, 
     """
     return GANStep(generator, discriminator, g_optimizer, d_optimizer, noise=noise,
                    content_loss=content_loss, adversarial_weight=adversarial_weight, kind=kind)
+
+
+# -- the same update in NumPy, on dlbook.nn modules ------------------------------------
+def numpy_gan_update(generator, discriminator, g_optimizer, d_optimizer, real, z,
+                     kind: str = "non_saturating") -> dict[str, float]:
+    """One alternating update of an unconditional GAN built from :mod:`dlbook.nn`
+    layers, :class:`GANStep` by hand: what torch's autograd does there is written out.
+
+    real: (N, ...) real samples; z: (M, ...) the generator's noise; the optimizers are
+    :mod:`dlbook.optim` ones over each player's parameters. G runs once; D runs on the
+    real and on the fake batch, and its two backward passes come in reverse order (the
+    layer contract's stack); nothing flows into G there, which is what ``detach`` does
+    in torch. After D's step, D (updated) runs on the same fakes and its input gradient
+    goes back through G. D's parameters collect gradients in that pass too; its
+    optimizer clears them before its next step, as in torch. Returns GANStep's numbers.
+    """
+    from . import nn
+
+    _check_kind(kind, "numpy_gan_update")
+    for name, net in (("generator", generator), ("discriminator", discriminator)):
+        if not isinstance(net, nn.Module):
+            raise TypeError(f"numpy_gan_update: {name} must be a dlbook.nn.Module, "
+                            f"got {type(net).__name__}")
+    fake = generator(z)  # saved for the generator's backward pass, at the end
+    # 1. the discriminator: real -> 1, fake -> 0
+    real_logits = discriminator(real)
+    fake_logits = discriminator(fake)
+    d_loss, d_real, d_fake = discriminator_loss(real_logits, fake_logits)
+    d_optimizer.zero_grad()
+    discriminator.backward(d_fake)  # last call first
+    discriminator.backward(d_real)
+    d_optimizer.step()
+    # 2. the generator, against the updated discriminator
+    adversarial, d_logits = generator_loss(discriminator(fake), kind)
+    g_optimizer.zero_grad()
+    generator.backward(discriminator.backward(d_logits))
+    g_optimizer.step()
+    return {"d_loss": d_loss, "g_adversarial": adversarial,
+            "d_real": float(np.mean(sigmoid(real_logits))),
+            "d_fake": float(np.mean(sigmoid(fake_logits)))}

@@ -194,6 +194,22 @@ def _loop_shard(indices, rank, world_size):
                     dtype=np.int64)
 
 
+# chapter 9: torch's pixel_shuffle and BCEWithLogitsLoss with autograd, scikit-image's PSNR
+def _torch_d_loss(real_logits, fake_logits):
+    real = T(real_logits).double().requires_grad_()
+    fake = T(fake_logits).double().requires_grad_()
+    loss = (tF.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+            + tF.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+    loss.backward()
+    return loss.item(), real.grad.numpy(), fake.grad.numpy()
+
+
+def _skimage_psnr(reference, test, data_range):
+    from skimage.metrics import peak_signal_noise_ratio
+
+    return peak_signal_noise_ratio(reference, test, data_range=data_range)
+
+
 INDEPENDENT = {
     "linear_scores": lambda X, W, b: tF.linear(T(X), T(W), T(b)).numpy(),
     "softmax_cross_entropy": _torch_ce,
@@ -230,6 +246,9 @@ INDEPENDENT = {
     "max_norm_": _loop_max_norm,
     "categorical_crossentropy": _torch_cce,
     "shard_batch": _loop_shard,
+    "pixel_shuffle": lambda x, upscale_factor: tF.pixel_shuffle(T(x), upscale_factor).numpy(),
+    "discriminator_loss_and_grads": _torch_d_loss,
+    "psnr": _skimage_psnr,
 }
 
 
@@ -275,7 +294,7 @@ def test_every_reference_passes_its_checker(exercise_id, lang):
 
 
 def test_exercises_per_chapter_and_their_starters():
-    for chapter in (1, 2, 3, 4, 5, 6, 7, 8):
+    for chapter in (1, 2, 3, 4, 5, 6, 7, 8, 9):
         assert len(exercises.list_exercises(chapter)) >= 3
     for exercise in exercises.list_exercises():
         for lang in ("zh", "en"):
@@ -609,6 +628,51 @@ def _reader_shard(indices, rank, world_size, blocks=False):
     return _loop_shard(indices, rank, world_size)
 
 
+def _reader_pixel_shuffle(x, upscale_factor, channel_fastest=False, offsets_swapped=False):
+    r = upscale_factor
+    n, channels, h, w = x.shape
+    c_out = channels // (r * r)
+    out = np.empty((n, c_out, h * r, w * r), dtype=x.dtype)
+    for c in range(c_out):
+        for i in range(r):
+            for j in range(r):
+                k = (i * r + j) * c_out + c if channel_fastest else c * r * r + i * r + j
+                if offsets_swapped:
+                    out[:, c, j::r, i::r] = x[:, k]
+                else:
+                    out[:, c, i::r, j::r] = x[:, k]
+    return out
+
+
+def _reader_d_loss(real_logits, fake_logits, as_written=False, one_mean=False):
+    def log_sigmoid(a):
+        return math.log(1 / (1 + math.exp(-a))) if as_written else min(a, 0) - math.log1p(math.exp(-abs(a)))
+
+    def log_one_minus_sigmoid(a):
+        if as_written:
+            one_minus = 1 - 1 / (1 + math.exp(-a))
+            return math.log(one_minus) if one_minus > 0 else -math.inf
+        return log_sigmoid(-a)
+
+    n_r, n_f = len(real_logits), len(fake_logits)
+    real_sum = -sum(log_sigmoid(float(a)) for a in real_logits)
+    fake_sum = -sum(log_one_minus_sigmoid(float(a)) for a in fake_logits)
+    sig = lambda a: 1 / (1 + np.exp(-a.astype(np.float64)))  # noqa: E731
+    if one_mean:
+        n = n_r + n_f
+        return ((real_sum + fake_sum) / n, ((sig(real_logits) - 1) / n).astype(real_logits.dtype),
+                (sig(fake_logits) / n).astype(fake_logits.dtype))
+    return (real_sum / n_r + fake_sum / n_f, ((sig(real_logits) - 1) / n_r).astype(real_logits.dtype),
+            (sig(fake_logits) / n_f).astype(fake_logits.dtype))
+
+
+def _reader_psnr(reference, test, data_range, twenty=False, in_place_dtype=False):
+    diff = (reference - test).astype(np.float64) if in_place_dtype \
+        else reference.astype(np.float64) - test.astype(np.float64)
+    mse = float(np.mean(diff ** 2))
+    return (20 if twenty else 10) * math.log10(data_range ** 2 / mse)
+
+
 WRONG = [
     ("linear_scores", "transposed_weight", _loop_scores_transposed, ("transposed weight", "权重转置错了")),
     ("linear_scores", "missing_bias", lambda X, W, b: X @ W.T, ("bias is missing", "漏了偏置")),
@@ -744,6 +808,17 @@ WRONG = [
      ("divide by N", "除以 N")),
     ("shard_batch", "contiguous_blocks", lambda *a: _reader_shard(*a, blocks=True),
      ("indices[r::world_size]", "indices[r::world_size]")),
+    ("pixel_shuffle", "channel_last_in_group",
+     lambda *a: _reader_pixel_shuffle(*a, channel_fastest=True), ("c·r² + i·r + j", "c·r² + i·r + j")),
+    ("pixel_shuffle", "offsets_swapped", lambda *a: _reader_pixel_shuffle(*a, offsets_swapped=True),
+     ("(N, C, H, r, W, r)", "(N, C, H, r, W, r)")),
+    ("discriminator_loss_and_grads", "naive_log", lambda *a: _reader_d_loss(*a, as_written=True),
+     ("log σ(-a)", "log σ(-a)")),
+    ("discriminator_loss_and_grads", "one_mean", lambda *a: _reader_d_loss(*a, one_mean=True),
+     ("its own mean", "各自求平均")),
+    ("psnr", "twenty_log", lambda *a: _reader_psnr(*a, twenty=True), ("10·log10", "10·log10")),
+    ("psnr", "uint8_wraps", lambda *a: _reader_psnr(*a, in_place_dtype=True),
+     ("convert both images to float", "先把两幅图转成浮点数")),
 ]
 
 
@@ -793,7 +868,10 @@ def test_the_loop_solutions_are_right_when_no_slip_is_switched_on():
                                   ("sgns_example", _loop_sgns), ("keep_probability", _loop_keep),
                                   ("one_hot", _reader_one_hot), ("max_norm_", _reader_max_norm),
                                   ("categorical_crossentropy", _reader_cce),
-                                  ("shard_batch", _reader_shard)]:
+                                  ("shard_batch", _reader_shard),
+                                  ("pixel_shuffle", _reader_pixel_shuffle),
+                                  ("discriminator_loss_and_grads", _reader_d_loss),
+                                  ("psnr", _reader_psnr)]:
         assert exercises.check(exercise_id, solution, show=False).passed
 
 
@@ -954,8 +1032,8 @@ def test_bad_calls_are_explained(monkeypatch):
     with pytest.raises(ValueError, match="seed must be"):
         exercises.check("conv2d_forward", print, seed=-1)
     with pytest.raises(ValueError,
-                       match="chapters with exercises: \\[1, 2, 3, 4, 5, 6, 7, 8\\]"):
-        exercises.list_exercises(9)
+                       match="chapters with exercises: \\[1, 2, 3, 4, 5, 6, 7, 8, 9\\]"):
+        exercises.list_exercises(10)
     monkeypatch.setenv("DLBOOK_LANG", "zh")
     assert "全部通过" in exercises.check("conv_output_size", exercises.reference("conv_output_size"),
                                      show=False).message
@@ -975,7 +1053,7 @@ def test_every_chapter_page_checks_its_exercises():
     """The exercises section of each chapter page (the last one before the references), in both
     languages, checks every exercise of the chapter."""
     chapters = sorted({e.chapter for e in exercises.list_exercises()})
-    assert chapters == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert chapters == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     for lang in ("zh", "en"):
         for chapter in chapters:
             found = sorted(pages.BOOK.joinpath(lang).glob(f"{chapter:02d}_*.md"))

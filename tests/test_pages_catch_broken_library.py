@@ -735,6 +735,105 @@ MUTATIONS = {
             'return int(below[0]) if below.size else None',
             'assert curve[catch_up - 1] <= final[0.001] < min(curve[:catch_up - 1])'),
     },
+    '09_gan': {
+        'discriminator gradient on the real logits with the wrong sign': (
+            'gan.py', 'd_real = (sigmoid(real) - 1) / real.size',
+            'd_real = (1 - sigmoid(real)) / real.size',
+            'assert rel_error(d_real, t_real.grad.numpy()) < 1e-12'),
+        'discriminator loss: log sigma(a_f) where log(1 - sigma(a_f)) belongs': (
+            'gan.py', '            - np.mean(log_sigmoid(-fake), dtype=np.float64))',
+            '            - np.mean(log_sigmoid(fake), dtype=np.float64))',
+            'assert rel_error(d_loss, by_formula) < 1e-12'),
+        'non-saturating gradient without the -1': (
+            'gan.py', 'd_fake = (sigmoid(fake) - 1) / fake.size',
+            'd_fake = sigmoid(fake) / fake.size',
+            'assert rel_error(grads["non_saturating"], belief - 1) < 1e-12'),
+        'minimax generator loss with the wrong sign': (
+            'gan.py', '        loss = np.mean(log_sigmoid(-fake), dtype=np.float64)',
+            '        loss = -np.mean(log_sigmoid(-fake), dtype=np.float64)',
+            'assert rel_error(np.array(losses["minimax"]), np.log1p(-belief)) < 1e-12'),
+        'gan_step: fakes not detached, so the discriminator loss pushes the generator too': (
+            'gan.py', 'fake_logits = self.discriminator(fake.detach())\n'
+            '        d_loss = discriminator_loss_torch(real_logits, fake_logits)\n'
+            '        self.d_optimizer.zero_grad()\n'
+            '        d_loss.backward()\n'
+            '        self.d_optimizer.step()\n'
+            '        # 2. the generator, against the updated discriminator\n'
+            '        adversarial = generator_loss_torch(self.discriminator(fake), self.kind)\n'
+            '        content = self.content_loss(fake, real) if self.content_loss is not None \\\n'
+            '            else torch.zeros((), device=adversarial.device)\n'
+            '        g_loss = content + self.adversarial_weight * adversarial\n'
+            '        self.g_optimizer.zero_grad()\n',
+            'fake_logits = self.discriminator(fake)\n'
+            '        d_loss = discriminator_loss_torch(real_logits, fake_logits)\n'
+            '        self.d_optimizer.zero_grad()\n'
+            '        self.g_optimizer.zero_grad()\n'
+            '        d_loss.backward(retain_graph=True)\n'
+            '        self.d_optimizer.step()\n'
+            '        # 2. the generator, against the updated discriminator\n'
+            '        adversarial = generator_loss_torch(self.discriminator(fake), self.kind)\n'
+            '        content = self.content_loss(fake, real) if self.content_loss is not None \\\n'
+            '            else torch.zeros((), device=adversarial.device)\n'
+            '        g_loss = content + self.adversarial_weight * adversarial\n',
+            'assert rel_error(p, state[name].numpy()) < 1e-10, name'),
+        'numpy_gan_update steps both players at the end (G against the old D)': (
+            'gan.py', '    discriminator.backward(d_real)\n    d_optimizer.step()\n'
+            '    # 2. the generator, against the updated discriminator\n'
+            '    adversarial, d_logits = generator_loss(discriminator(fake), kind)\n'
+            '    g_optimizer.zero_grad()\n'
+            '    generator.backward(discriminator.backward(d_logits))\n'
+            '    g_optimizer.step()\n',
+            '    discriminator.backward(d_real)\n'
+            '    adversarial, d_logits = generator_loss(discriminator(fake), kind)\n'
+            '    g_optimizer.zero_grad()\n'
+            '    generator.backward(discriminator.backward(d_logits))\n'
+            '    g_optimizer.step()\n'
+            '    d_optimizer.step()\n',
+            'assert rel_error(ours[key], theirs[key]) < 1e-12, key'),
+        'pixel_shuffle swaps the row and column offsets': (
+            'nn/functional/pixelshuffle.py', 'order = (*range(nb), nb, nb + 3, nb + 1, nb + 4, nb + 2)',
+            'order = (*range(nb), nb, nb + 3, nb + 2, nb + 4, nb + 1)',
+            'assert np.array_equal(y, by_formula)'),
+        'pixel_shuffle reads the output channel as the fastest part of the channel index': (
+            'nn/functional/pixelshuffle.py', 'blocks = x.reshape(*batch, c, r, r, height, width)',
+            'blocks = np.moveaxis(x.reshape(*batch, r, r, c, height, width), nb + 2, nb)',
+            'assert np.array_equal(out3, t_out3.detach().numpy())'),
+        'pixel_unshuffle (the backward pass) swaps the offsets': (
+            'nn/functional/pixelshuffle.py', 'order = (*range(nb), nb, nb + 2, nb + 4, nb + 1, nb + 3)',
+            'order = (*range(nb), nb, nb + 4, nb + 2, nb + 1, nb + 3)',
+            'assert np.array_equal(shuffle3.backward(upstream), t_batch.grad.numpy())'),
+        'PSNR with 20 log10 of the power ratio': (
+            'image_quality.py', 'float(10 * np.log10(peak * peak / mse))',
+            'float(20 * np.log10(peak * peak / mse))',
+            'assert rel_error(bicubic_psnr, peak_signal_noise_ratio(reference, estimate,'),
+        'SSIM constants not squared': (
+            'image_quality.py', 'c1, c2 = (k1 * peak) ** 2, (k2 * peak) ** 2',
+            'c1, c2 = k1 * peak ** 2, k2 * peak ** 2',
+            'assert rel_error(bicubic_ssim, structural_similarity(reference, estimate,'),
+        'degradation without antialiasing': (
+            'superres.py', 'mode="bicubic", antialias=True,', 'mode="bicubic", antialias=False,',
+            'assert float(aliased.std()) > 5 * float(antialiased.std())'),
+        'held-out scores without shaving the border': (
+            'superres.py', 'border = scale if border is None else border',
+            'border = 0 if border is None else border',
+            'assert rel_error(mse_table["astronaut"]["model_psnr"], peak_signal_noise_ratio('),
+        'mode_coverage counts samples within 2 sigma as good': (
+            'experiments/gan.py', 'good = distances.min(axis=1) < 3 * sigma',
+            'good = distances.min(axis=1) < 2 * sigma',
+            'assert true_score[0] == 8 and abs(true_score[1] - expected) < 4 * standard_error'),
+        'ring samples drawn with twice the standard deviation': (
+            'experiments/gan.py', 'centers[rng.integers(0, modes, n)] + sigma * rng',
+            'centers[rng.integers(0, modes, n)] + 2 * sigma * rng',
+            'assert true_score[0] == 8 and abs(true_score[1] - expected) < 4 * standard_error'),
+        'ring centers spaced for one mode more': (
+            'experiments/gan.py', 'angles = 2 * np.pi * np.arange(modes) / modes',
+            'angles = 2 * np.pi * np.arange(modes) / (modes + 1)',
+            'assert rel_error(neighbours, np.full(8, 4 * np.sin(np.pi / 8))) < 1e-12'),
+        'SRResNet without the bicubic residual': (
+            'models/srgan.py', '            out = out + bicubic(x, self.scale)',
+            '            out = out',
+            'assert rel_error((network_part + bicubic_a).numpy(), with_residual.numpy()) < 1e-6'),
+    },
 }
 
 
@@ -826,6 +925,14 @@ COVERAGE = {
         "experiments/practice.py:practice_cnn", "experiments/practice.py:DigitRowLSTM.forward",
         "experiments/practice.py:prepare", "experiments/practice.py:_train",
         "experiments/practice.py:train_val_gap", "experiments/practice.py:epochs_to_reach",
+    ],
+    "09_gan": [
+        "gan.py:discriminator_loss", "gan.py:generator_loss", "gan.py:GANStep.__call__",
+        "gan.py:numpy_gan_update", "nn/functional/pixelshuffle.py:pixel_shuffle",
+        "nn/functional/pixelshuffle.py:pixel_unshuffle", "image_quality.py:psnr",
+        "image_quality.py:_ssim_one", "superres.py:downscale", "superres.py:compare_with_bicubic",
+        "experiments/gan.py:mode_coverage", "experiments/gan.py:ring_samples",
+        "experiments/gan.py:ring_centers", "models/srgan.py:SRResNet.forward",
     ],
 }
 

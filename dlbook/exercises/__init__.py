@@ -24,7 +24,7 @@ reader's code is reported with the case that raised it, not re-raised.
 How a chapter adds an exercise
 ------------------------------
 1. In the chapter's module here (``basics``, ``backprop``, ``components``, ``cnn``,
-   ``classic``, ``recurrent``, ``word2vec``, ``practice``: named like ``dlbook/experiments``;
+   ``classic``, ``recurrent``, ``word2vec``, ``practice``, ``gan``: named like ``dlbook/experiments``;
    a new chapter adds a module and lists it in ``_CHAPTERS`` below),
    write ``reference_<id>(...)``: the starter's signature (parameter names and defaults are
    taken from it), its body a call into the library (``dlbook.nn.functional``,
@@ -54,10 +54,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import backprop, basics, classic, cnn, components, practice, recurrent, word2vec
+from . import backprop, basics, classic, cnn, components, gan, practice, recurrent, word2vec
 from .core import LANG_ENV, LANGS, Case, CheckResult, Exercise, Slip, UnknownExerciseError, run_check
 
-_CHAPTERS = (basics, backprop, components, cnn, classic, recurrent, word2vec, practice)
+_CHAPTERS = (basics, backprop, components, cnn, classic, recurrent, word2vec, practice, gan)
 
 
 def _registry() -> dict[str, Exercise]:

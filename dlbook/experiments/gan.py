@@ -196,3 +196,11 @@ def train_srgan(pretrained: dict, epochs: int = 2, patches: int = 4096, patch_si
     return {"state_dict": {k: v.cpu() for k, v in generator.state_dict().items()},
             "history": history, "settings": dict(pretrained["settings"]),
             "seconds": time.perf_counter() - start}
+
+
+def train_srresnet_and_srgan(srresnet: dict, srgan: dict) -> dict:
+    """Both super-resolution runs in one call with plain settings, so that
+    :func:`dlbook.cache.cached_call` can key it: ``train_srresnet(**srresnet)``, then
+    ``train_srgan(that result, **srgan)``. Returns ``{"srresnet": ..., "srgan": ...}``."""
+    pretrained = train_srresnet(**srresnet)
+    return {"srresnet": pretrained, "srgan": train_srgan(pretrained, **srgan)}
