@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import warnings
 
@@ -72,18 +73,20 @@ def figure(name: str, fig) -> None:
         Caption.
         ```
 
-    Elsewhere (a notebook without myst_nb, a script) the figure is simply shown.
+    Elsewhere (a chapter's notebook opened in Jupyter, a script) the figure is simply shown. A book
+    build says so with ``DLBOOK_BOOK_BUILD=1`` (scripts/build-book.sh, scripts/pages.py): having myst_nb
+    installed is not enough, since a notebook has no ``{glue:figure}`` to place a glued figure.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     if not isinstance(fig, matplotlib.figure.Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     fig.canvas.draw()  # a missing CJK glyph raises here, in the cell that drew it
-    try:
-        from myst_nb import glue
-    except ImportError:
+    if os.environ.get("DLBOOK_BOOK_BUILD") != "1":
         plt.show()
         return
+    from myst_nb import glue
+
     glue(name, fig, display=False)
     plt.close(fig)
 

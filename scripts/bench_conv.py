@@ -1,7 +1,7 @@
 """How fast is dlbook's NumPy Conv2d? Against torch on the CPU, and the naive loops.
 
     python scripts/bench_conv.py [--repeats 30] [--threads N] [--clock cpu]
-                                 [--case NAME ...] [--no-naive]
+                                 [--case NAME ...] [--no-naive] [--json PATH]
 
 Workloads (issues 5 and 11), float32, one forward plus one backward pass (dx, dweight,
 dbias) each:
@@ -21,6 +21,9 @@ dW = dY·colsᵀ, dcols = Wᵀ·dY on the whole batch, contiguous operands) with
 BLAS: a convolution built on these products cannot be faster, so its ratio to torch is
 the floor for this approach on this machine.
 
+With CUDA, torch's twin is also timed on the GPU (wall clock, synchronized after each
+pass). ``--json PATH`` also writes the rows, machine and versions (see benchtools.write_json).
+
 The naive loop convolution runs forward only, on the first 2 images of the first case
 (it is that slow), against the fast forward on the same 2 images, both on one core.
 """
@@ -33,8 +36,9 @@ import statistics
 import numpy as np
 import torch
 
-from benchtools import (add_timing_arguments, alternating_medians, blas_pools, elapsed,
-                        thread_limit)
+from benchtools import (add_json_argument, add_timing_arguments, alternating_medians,
+                        blas_pools, cuda_available, elapsed, synchronized, thread_limit,
+                        write_json)
 from dlbook.check import rel_error
 from dlbook.nn import Conv2d, naive_conv2d, no_grad, to_torch
 
@@ -50,36 +54,46 @@ CASES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_timing_arguments(parser, repeats=30, threads=None)
+    add_json_argument(parser)
     parser.add_argument("--case", nargs="+", choices=list(CASES), default=list(CASES),
                         help="which workloads to time (default: all)")
     parser.add_argument("--no-naive", action="store_true",
                         help="skip the naive-loop comparison")
     args = parser.parse_args()
     with thread_limit(args.threads):
-        run(args.repeats, args.case, not args.no_naive, args.clock)
+        rows = run(args.repeats, args.case, not args.no_naive, args.clock)
+        settings = {"threads": torch.get_num_threads(), "clock": args.clock,
+                    "repeats": args.repeats, "dtype": "float32",
+                    "pass": "forward+backward", "goal": GOAL}
+        write_json(args.json, "conv", settings, rows)
 
 
-def time_case(name: str, repeats: int, clock_name: str) -> tuple[float, float, float]:
-    """Median forward+backward time (s) of dlbook's layer, of its torch twin, and of the
-    three matrix products alone."""
+def time_case(name: str, repeats: int, clock_name: str) -> dict[str, float]:
+    """Median forward+backward time (s) of dlbook's layer ("numpy"), of the three matrix
+    products alone ("numpy-products"), of its torch twin ("torch-cpu") and, with CUDA, of
+    the twin on the GPU ("torch-cuda")."""
     shape, out_channels, k, stride, padding = CASES[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)
     layer = Conv2d(shape[1], out_channels, k, stride=stride, padding=padding, seed=0)
-    twin = to_torch(layer)
     dy = rng.standard_normal(layer.forward(x).shape).astype(np.float32)
     layer.backward(dy)
-    xt, dyt = torch.tensor(x, requires_grad=True), torch.tensor(dy)
+
+    def torch_pass(device: str):
+        module = to_torch(layer).to(device)
+        xt = torch.tensor(x, device=device, requires_grad=True)
+        dyt = torch.tensor(dy, device=device)
+
+        def theirs():
+            xt.grad = None
+            module.zero_grad()
+            module(xt).backward(dyt)
+        return theirs, module, xt
 
     def ours():
         layer.zero_grad()
         layer.forward(x)
         return layer.backward(dy)
-
-    def theirs():
-        xt.grad = None
-        twin.zero_grad()
-        twin(xt).backward(dyt)
 
     n, f, ho, wo = dy.shape
     w_mat = np.asarray(layer.weight).reshape(f, -1)
@@ -91,39 +105,58 @@ def time_case(name: str, repeats: int, clock_name: str) -> tuple[float, float, f
         dy_mat @ cols.T
         w_mat.T @ dy_mat
 
-    medians = alternating_medians([ours, theirs, products], repeats, clock_name, warmup=3)
+    fns = {"numpy": ours, "numpy-products": products}
+    clocks = [clock_name, clock_name]
+    twins = {"torch-cpu": torch_pass("cpu")}
+    fns["torch-cpu"] = twins["torch-cpu"][0]
+    clocks.append(clock_name)
+    if cuda_available():
+        twins["torch-cuda"] = torch_pass("cuda")
+        fns["torch-cuda"] = synchronized(twins["torch-cuda"][0])
+        clocks.append("wall")
+    medians = alternating_medians(list(fns.values()), repeats, clock_name, warmup=3,
+                                  clock_names=clocks)
 
     # The same gradients, so the timing compares like with like.
     dx = ours()
-    theirs()
-    for a, b in ((dx, xt.grad), (layer.weight.grad, twin.weight.grad),
-                 (layer.bias.grad, twin.bias.grad)):
-        assert rel_error(a, b.numpy()) < 1e-4, name
-    return tuple(medians)
+    for theirs, module, xt in twins.values():
+        theirs()
+        for a, b in ((dx, xt.grad), (layer.weight.grad, module.weight.grad),
+                     (layer.bias.grad, module.bias.grad)):
+            assert rel_error(a, b.cpu().numpy()) < 1e-4, name
+    return dict(zip(fns, medians))
 
 
-def run(repeats: int, cases: list[str], naive: bool, clock_name: str = "wall") -> None:
+def run(repeats: int, cases: list[str], naive: bool, clock_name: str = "wall") -> list[dict]:
+    """Time the cases, print the table; returns one row per case and implementation."""
     from threadpoolctl import threadpool_limits
 
     blas = blas_pools()
+    rows = []
     print(f"threads: torch {torch.get_num_threads()}, "
           f"NumPy BLAS (threads, kernels) {blas}")
     print(f"forward+backward, float32, median of {repeats} alternating runs, "
-          f"{clock_name} clock:")
+          f"{clock_name} clock" + (" (GPU: wall clock)" if cuda_available() else "") + ":")
     print(f"  {'case':<8} {'input':<18} {'filters':<13} {'dlbook':>9} {'torch':>9} "
-          f"{'ratio':>6}   {'products':>9} {'ratio':>6}")
+          f"{'ratio':>6}   {'products':>9} {'ratio':>6}"
+          + (f"   {'cuda':>9}" if cuda_available() else ""))
     for name in cases:
         shape, f, k, s, p = CASES[name]
-        ours, theirs, products = time_case(name, repeats, clock_name)
+        times = time_case(name, repeats, clock_name)
+        ours, theirs, products = times["numpy"], times["torch-cpu"], times["numpy-products"]
         ratio = ours / theirs
         filters = f"{f} {k}x{k}" + (f" s{s}" if s > 1 else "") + (f" p{p}" if p else "")
         print(f"  {name:<8} {str(shape):<18} {filters:<13} {1e3 * ours:7.2f}ms "
               f"{1e3 * theirs:7.2f}ms {ratio:5.2f}x   {1e3 * products:7.2f}ms "
-              f"{products / theirs:5.2f}x   (goal <= {GOAL}x: "
-              f"{'met' if ratio <= GOAL else 'NOT met'})")
+              f"{products / theirs:5.2f}x"
+              + (f"   {1e3 * times['torch-cuda']:7.3f}ms" if "torch-cuda" in times else "")
+              + f"   (goal <= {GOAL}x: {'met' if ratio <= GOAL else 'NOT met'})")
+        rows += [{"case": name, "implementation": impl, "seconds": seconds,
+                  "input": list(shape), "filters": filters}
+                 for impl, seconds in times.items()]
 
     if not naive:
-        return
+        return rows
     shape, f, k, s, p = CASES["3x3"]
     layer = Conv2d(shape[1], f, k, stride=s, padding=p, seed=0)
     x2 = np.random.default_rng(0).standard_normal((2,) + shape[1:]).astype(np.float32)
@@ -139,6 +172,11 @@ def run(repeats: int, cases: list[str], naive: bool, clock_name: str = "wall") -
             assert rel_error(naive, layer.forward(x2)) < 1e-5
     print(f"forward on 2 images of case 3x3: naive loops {1e3 * t_naive:.1f} ms, "
           f"fast {1e3 * t_fast:.2f} ms, speed-up {t_naive / t_fast:.0f}x")
+    rows += [{"case": "3x3-forward-2-images", "implementation": impl, "seconds": seconds,
+              "input": [2, *shape[1:]], "filters": f"{f} {k}x{k} p{p}", "pass": "forward",
+              "threads": 1}
+             for impl, seconds in (("numpy-naive", t_naive), ("numpy", t_fast))]
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,22 +1,24 @@
 """Time forward+backward of each chapter-3 NumPy layer against its torch twin on the CPU.
 
-    python scripts/bench_layers.py [--repeat 15] [--dtype float32] [--threads 1]
+    python scripts/bench_layers.py [--repeats 15] [--dtype float32] [--threads 1] [--clock cpu]
+                                   [--case NAME ...] [--json PATH]
 
 Both run side by side in this one process, at a realistic size (a batch of 256, hidden
-widths around 1,000, a 64×64×32×32 feature map for BatchNorm2d). Printed: best times and
-the ratio NumPy / torch (above 1: NumPy is slower).
+widths around 1,000, a 64×64×32×32 feature map for BatchNorm2d). Timings alternate between
+the NumPy layer and its torch twin (and the twin on the GPU, with CUDA: wall clock,
+synchronized), so background load hits them alike. Printed: the median of each and the
+ratio NumPy / torch (above 1: NumPy is slower); ``--json PATH`` also writes the rows.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-
 import numpy as np
 import torch
-from threadpoolctl import threadpool_info, threadpool_limits
+from tqdm.auto import tqdm
 
+from benchtools import (add_json_argument, add_timing_arguments, alternating_medians, blas_pools,
+                        cuda_available, synchronized, thread_limit, write_json)
 from dlbook import nn
 
 
@@ -44,69 +46,79 @@ def _cases():
     ]
 
 
-def _best_ms(ours, theirs, repeat: int) -> tuple[float, float]:
-    """Interleave the two so that load from other processes hits both; keep each one's best time
-    (the least disturbed run: noise only ever adds time)."""
-    ours(), theirs()  # warm-up: allocations, torch's kernel selection
-    times = ([], [])
-    for _ in range(repeat):
-        for fn, out in zip((ours, theirs), times):
-            t0 = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - t0)
-    return 1e3 * min(times[0]), 1e3 * min(times[1])
-
-
-def bench(dtype=np.float32, repeat: int = 15) -> list[tuple[str, tuple, float, float]]:
+def bench(dtype=np.float32, repeats: int = 15, clock_name: str = "wall",
+          only: list[str] | None = None) -> list[dict]:
+    """One row per layer and implementation: median forward+backward seconds of the NumPy layer
+    ("numpy"), its torch twin ("torch-cpu") and, with CUDA, the twin on the GPU ("torch-cuda")."""
     rng = np.random.default_rng(0)
+    devices = ["cpu", "cuda"] if cuda_available() else ["cpu"]
     rows = []
-    for name, build, shape, target in _cases():
+    cases = [case for case in _cases() if only is None or case[0].startswith(tuple(only))]
+    if not cases:
+        raise ValueError(f"no layer name starts with one of {only}")
+    for name, build, shape, target in tqdm(cases, desc="layers", disable=None, leave=False):
         layer = build(dtype)
-        twin = nn.to_torch(layer)
         x = rng.standard_normal(shape).astype(dtype)
-        xt = torch.tensor(x, requires_grad=True)
-        if target is None:
-            dy = rng.standard_normal(np.shape(layer(x))).astype(dtype)
-            dyt = torch.tensor(dy)
+        t = None if target is None else target(rng, shape)
+        t = t.astype(dtype) if t is not None and t.dtype.kind == "f" else t
+        dy = None if target is not None else rng.standard_normal(np.shape(layer(x))).astype(dtype)
 
-            def ours():
+        def ours():
+            if t is None:
                 layer.forward(x)
                 layer.backward(dy)
-
-            def theirs():
-                twin(xt).backward(dyt)
-        else:
-            t = target(rng, shape)
-            t = t.astype(dtype) if t.dtype.kind == "f" else t
-            tt = torch.tensor(t)
-
-            def ours():
+            else:
                 layer.forward(x, t)
                 layer.backward()
 
+        def torch_pass(device: str):
+            twin = nn.to_torch(layer).to(device)
+            xt = torch.tensor(x, device=device, requires_grad=True)
+            extra = torch.tensor(dy if t is None else t, device=device)
+
             def theirs():
-                twin(xt, tt).backward()
-        rows.append((name, shape, *_best_ms(ours, theirs, repeat)))
+                xt.grad = None
+                if t is None:
+                    twin(xt).backward(extra)
+                else:
+                    twin(xt, extra).backward()
+            return synchronized(theirs) if device == "cuda" else theirs
+
+        fns = [ours] + [torch_pass(device) for device in devices]
+        clocks = [clock_name] * 2 + ["wall"] * (len(devices) - 1)
+        medians = alternating_medians(fns, repeats, clock_name, clock_names=clocks)
+        rows += [{"case": name, "implementation": impl, "seconds": seconds, "input": list(shape)}
+                 for impl, seconds in zip(["numpy"] + [f"torch-{d}" for d in devices], medians)]
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=15)
+    add_timing_arguments(parser, repeats=15, threads=None)
+    add_json_argument(parser)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for both torch and NumPy's BLAS (default: each library's own "
-                             "choice); 1 is steadier on a busy machine")
+    parser.add_argument("--case", nargs="+", default=None, metavar="NAME",
+                        help="time only the layers whose name starts with one of these")
     args = parser.parse_args()
-    if args.threads:  # limit both sides, or the ratio compares a multi-threaded BLAS with one torch thread
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
-    blas = max((pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"), default=1)
-    print(f"numpy {np.__version__} ({blas} BLAS threads), torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), {args.dtype}, best of {args.repeat} interleaved runs")
-    print(f"{'layer':<22}{'input':>20}{'numpy ms':>11}{'torch ms':>11}{'ratio':>8}")
-    for name, shape, ours, theirs in bench(np.dtype(args.dtype), args.repeat):
-        print(f"{name:<22}{str(shape):>20}{ours:>11.2f}{theirs:>11.2f}{ours / theirs:>8.1f}")
+    with thread_limit(args.threads):
+        print(f"numpy {np.__version__}, BLAS (threads, kernels) {blas_pools()}, torch "
+              f"{torch.__version__} ({torch.get_num_threads()} threads), {args.dtype}, "
+              f"median of {args.repeats} alternating runs, {args.clock} clock")
+        rows = bench(np.dtype(args.dtype), args.repeats, args.clock, args.case)
+        by_case = {}
+        for row in rows:
+            by_case.setdefault(row["case"], {})[row["implementation"]] = row
+        cuda = cuda_available()
+        print(f"{'layer':<22}{'input':>20}{'numpy ms':>11}{'torch ms':>11}{'ratio':>8}"
+              + (f"{'cuda ms':>10}" if cuda else ""))
+        for name, impls in by_case.items():
+            ours, theirs = impls["numpy"]["seconds"], impls["torch-cpu"]["seconds"]
+            print(f"{name:<22}{str(tuple(impls['numpy']['input'])):>20}{1e3 * ours:>11.2f}"
+                  f"{1e3 * theirs:>11.2f}{ours / theirs:>8.1f}"
+                  + (f"{1e3 * impls['torch-cuda']['seconds']:>10.3f}" if cuda else ""))
+        settings = {"threads": torch.get_num_threads(), "clock": args.clock,
+                    "repeats": args.repeats, "dtype": args.dtype, "pass": "forward+backward"}
+        write_json(args.json, "layers", settings, rows)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """How fast is dlbook's word2vec? Against gensim's, same corpus, settings and threads.
 
     python scripts/bench_word2vec.py [--repeats 3] [--threads 2] [--epochs 15] [--cbow]
-                                     [--batch-size N] [--no-gpu]
+                                     [--batch-size N] [--no-gpu] [--json PATH]
 
 Workload (issue 13): gensim's Wikipedia excerpt (106 articles, 452,944 tokens), skip-gram (or
 CBOW) with negative sampling, 100 dimensions, window 5, 5 negatives, min_count 5, sample 1e-3,
@@ -14,6 +14,7 @@ the vocabulary is not timed on either side). Runs alternate between gensim and d
 background load hits both alike; each run prints its speed and its WordSim-353 Spearman
 correlation, then the ratio of each pair of neighbouring runs, their median and spread.
 Goal on the CPU: dlbook at least 0.25× gensim's words per second at >= 90% of its Spearman.
+``--json PATH`` also writes every run (implementation "gensim", "dlbook-cpu", "dlbook-cuda").
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import statistics
 
 import torch
 
+from benchtools import add_json_argument, cuda_available, write_json
 from dlbook.data import load_wiki_excerpt, load_word_similarity
 from dlbook.experiments.word_vectors import similarity_correlation, train_dlbook, train_gensim
 
@@ -37,7 +39,9 @@ def main() -> None:
     parser.add_argument("--cbow", action="store_true", help="CBOW instead of skip-gram")
     parser.add_argument("--batch-size", type=int, default=None, help="dlbook's examples per step")
     parser.add_argument("--no-gpu", action="store_true", help="skip the GPU run")
+    add_json_argument(parser)
     args = parser.parse_args()
+    rows = []
 
     corpus = load_wiki_excerpt()
     pairs = load_word_similarity("wordsim353")
@@ -48,6 +52,7 @@ def main() -> None:
     print(f"{'run':>4} {'who':<14} {'words/s':>10} {'seconds':>8} {'Spearman':>9}")
 
     def run(who: str, number: int, device: str | None = None) -> tuple[float, float]:
+        """Train once, print and record the run; returns (words per second, Spearman)."""
         if who == "gensim":
             words, vectors, stats = train_gensim(corpus, **settings)
         else:
@@ -57,6 +62,9 @@ def main() -> None:
         label = who if device is None else f"{who} ({device})"
         print(f"{number:>4} {label:<14} {stats['words_per_second']:>10,.0f} {stats['seconds']:>8.1f} "
               f"{spearman:>9.3f}", flush=True)
+        rows.append({"case": model, "implementation": who if device is None else f"{who}-{device}",
+                     "run": number, "seconds": stats["seconds"],
+                     "words_per_second": stats["words_per_second"], "spearman": spearman})
         return stats["words_per_second"], spearman
 
     speed_ratios, quality_ratios = [], []
@@ -72,12 +80,18 @@ def main() -> None:
         print(f"  {name:<17} median {statistics.median(ratios):.2f}x  (min {min(ratios):.2f}, "
               f"max {max(ratios):.2f}; goal >= {goal}x): " + ", ".join(f"{r:.2f}" for r in ratios))
 
-    if torch.cuda.is_available() and not args.no_gpu:
+    if cuda_available() and not args.no_gpu:
         gpu_speed, _ = run("dlbook", args.repeats, "cuda")
         gensim_speed, _ = run("gensim", args.repeats)
         print(f"\ndlbook (GPU) / gensim ({args.threads} CPU threads): {gpu_speed / gensim_speed:.2f}x")
     else:
         print("\nno GPU run: torch.cuda.is_available() is False" if not args.no_gpu else "")
+    settings = {"threads": args.threads, "clock": "wall", "repeats": args.repeats,
+                "corpus": "gensim's Wikipedia excerpt", "tokens": sum(map(len, corpus)),
+                "articles": len(corpus), "similarity": "WordSim-353",
+                "batch_size": args.batch_size, **settings, "sg": bool(settings["sg"]),
+                "speed_goal": SPEED_GOAL, "quality_goal": QUALITY_GOAL}
+    write_json(args.json, "word2vec", settings, rows, extra_versions=("gensim",))
 
 
 if __name__ == "__main__":

@@ -287,6 +287,7 @@ def check_page(driver, server: SiteServer, site: Path, page: Page) -> None:
     figures = driver.execute_script(FIGURES_JS)
     page.problems += [f"figure without a number: {name}" for name in figures["unnumbered"]]
     page.problems += [f"link to a missing anchor: #{anchor}" for anchor in figures["dangling"]]
+    page.problems += cross_page_anchor_problems(site, page.path)
     if page.edition is None:
         check_landing_links(driver, server, site, page)
     else:
@@ -295,6 +296,28 @@ def check_page(driver, server: SiteServer, site: Path, page: Page) -> None:
     page.problems[:0] = console_problems(driver, bad_urls, server) + requests
     page.notes.append(f"{math['containers']} formulas, {images['count']} images, "
                       f"{figures['count']} figures")
+
+
+_CROSS_LINK = re.compile(r'href="([\w./-]+\.html)#([^"]+)"')
+
+
+@functools.lru_cache(maxsize=None)
+def _ids(html_file: Path) -> frozenset[str]:
+    return frozenset(re.findall(r'\bid="([^"]+)"', html_file.read_text(encoding="utf-8")))
+
+
+def cross_page_anchor_problems(site: Path, path: str) -> list[str]:
+    """Links to an anchor on another page of the site (glossary entries, index and errata links) whose
+    page or anchor is missing."""
+    here = (site / path).parent
+    problems = []
+    for target, anchor in set(_CROSS_LINK.findall((site / path).read_text(encoding="utf-8"))):
+        file = (here / target).resolve()
+        if not file.is_file():
+            problems.append(f"link to a missing page: {target}#{anchor}")
+        elif urllib.parse.unquote(anchor) not in _ids(file):
+            problems.append(f"link to a missing anchor: {target}#{anchor}")
+    return sorted(problems)
 
 
 def site_file(url: str, server: SiteServer, site: Path) -> str | None:

@@ -11,6 +11,7 @@ venv=${DLBOOK_VENV:-$root/.venv}
 book=${DLBOOK_BOOK_ROOT:-$root}
 export DLBOOK_CACHE_DIR=${DLBOOK_CACHE_DIR:-$book/_build/dlbook-cache}
 export PYTHONHASHSEED=0  # no MPLBACKEND here: the kernels need their inline backend
+export DLBOOK_BOOK_BUILD=1  # dlbook.plotting.figure glues figures for {glue:figure} instead of showing them
 start=$(date +%s)
 # two editions (zh, en), each a site in its own language, and the landing page: see scripts/editions.py
 "$venv/bin/python" "$root/scripts/editions.py" "$venv/bin/jupyter-book" "$book" "$@"

@@ -21,6 +21,7 @@ English one reuses it. The pages link to their twins with plain relative links
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,17 @@ EDITIONS = {
     "en": {"caption": "English", "language": "en", "search": "en", "title": "dlbook · Executable Deep Learning",
            "footer": "Every claim is checked by code that runs at build time."},
 }
+
+
+def dlbook_version(root: Path) -> str:
+    """The package's version, read from its one home (dlbook/__init__.py) without importing it."""
+    init = (root / "dlbook" / "__init__.py")
+    if not init.exists():  # a trimmed copy of the book: the package is this repository's
+        init = Path(__file__).resolve().parents[1] / "dlbook" / "__init__.py"
+    match = re.search(r'^__version__ = "([^"]+)"', init.read_text(encoding="utf-8"), re.M)
+    if match is None:
+        raise SystemExit(f"{init}: no __version__ = \"...\" line")
+    return match.group(1)
 
 
 def base_config(root: Path) -> dict:
@@ -64,8 +76,12 @@ def edition_files(root: Path, lang: str, work: Path) -> tuple[Path, Path]:
     ed_config = copy.deepcopy(config)
     ed_config["title"] = edition["title"]
     ed_config["exclude_patterns"] = ["_build", ".ipynb_checkpoints"]
-    ed_config.setdefault("html", {})["extra_footer"] = edition["footer"]
+    ed_config.setdefault("html", {})["extra_footer"] = f"dlbook {dlbook_version(root)} · {edition['footer']}"
     sphinx = ed_config.setdefault("sphinx", {}).setdefault("config", {})
+    # book/_ext/backmatter.py: where the glossary is (terms link to it) and scripts/notebooks.py
+    glossary = [f.stem for f in files if f.stem.endswith("_glossary")]
+    sphinx["dlbook_glossary_doc"] = glossary[0] if glossary else ""
+    sphinx["dlbook_scripts_dir"] = str(Path(__file__).resolve().parent)
     sphinx["language"] = edition["language"]
     sphinx["html_search_language"] = edition["search"]
     ed_toc = {"format": "jb-book", "root": files[0].name}

@@ -27,6 +27,12 @@ def chapter_pages(lang: str) -> list[Path]:
     return sorted((BOOK / lang).glob("*.md"))
 
 
+def numbered_chapters(lang: str) -> list[Path]:
+    """The chapters proper (01-09): not the preface (00) and not the appendices and back matter (10 on),
+    which teach nothing new (performance, errata, glossary, index, bibliography)."""
+    return [page for page in chapter_pages(lang) if 1 <= int(page.name[:2]) <= 9]
+
+
 def code_cells(page: Path) -> list[str]:
     """Source of each ``{code-cell}``, without its ``:option:`` lines."""
     cells = []
@@ -62,7 +68,8 @@ def heading_levels(page: Path) -> list[int]:
 
 #: fenced blocks whose body is prose (admonitions, figure captions, dropdowns); other fences are code
 _PROSE_FENCES = ("{note}", "{warning}", "{tip}", "{important}", "{admonition}", "{dropdown}",
-                 "{glue:figure}", "{figure}", "{hint}", "{seealso}", "{attention}", "{caution}")
+                 "{glue:figure}", "{figure}", "{hint}", "{seealso}", "{attention}", "{caution}",
+                 "{erratum}")
 _OPENING_FENCE = re.compile(r"^(`{3,}|~{3,}|:{3,})(\S*)")
 
 
@@ -95,6 +102,7 @@ def prose_sections(page: Path) -> list[str]:
 def _strip_markup(text: str) -> str:
     text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
     text = re.sub(r"(?<!\\)\$[^$\n]+\$", " ", text)
+    text = re.sub(r"\{dfn\}`([^`]*)`", r"\1", text)  # a term where it is introduced is prose
     text = re.sub(r"(\{[\w:-]+\})?`[^`]*`", " ", text)  # inline code and roles like {numref}`fig`
     text = re.sub(r"<[^>\n]+>", " ", text)  # HTML tags (the mirror link's text stays out below)
     text = re.sub(r"\]\([^)\s]*\)", "]", text)  # link targets
@@ -115,6 +123,7 @@ def execute(page: Path, env: dict | None = None, timeout: float = 1800,
     """Run a page's code cells in a fresh interpreter, in the page's folder, as the build would
     (in a child of ``runner`` when one is given: the same, without importing torch & co. each time)."""
     page = Path(page).resolve()
+    env = {"DLBOOK_BOOK_BUILD": "1", **(env or {})}  # figures are glued, as in the build
     with tempfile.NamedTemporaryFile("w", prefix="dlbook-page-", suffix=".py", delete=False,
                                      encoding="utf-8") as f:
         f.write(as_script(page))

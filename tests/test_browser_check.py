@@ -163,3 +163,16 @@ def test_check_fails_the_broken_page_and_names_the_problem(site_copy, fault):
     other = "en/00_preface.html" if page.startswith("zh/") else "zh/00_preface.html"
     assert _line(result.output, other).startswith(f"OK   {other}"), result.output
     assert "browser check: FAILED: 1 of 5 pages and searches have problems" in result.output
+
+
+def test_links_to_anchors_on_other_pages_are_checked(tmp_path):
+    """The glossary, index and errata link to anchors on other pages: a missing one is reported."""
+    import browser_check
+
+    (tmp_path / "zh").mkdir()
+    (tmp_path / "zh" / "04_cnn.html").write_text('<p><em class="dfn" id="dfn-kernel">卷积核</em></p>')
+    (tmp_path / "zh" / "12_glossary.html").write_text(
+        '<a href="04_cnn.html#dfn-kernel">ok</a> <a href="04_cnn.html#dfn-stride">gone</a> '
+        '<a href="05_missing.html#x">no page</a>')
+    assert browser_check.cross_page_anchor_problems(tmp_path, "zh/12_glossary.html") == [
+        "link to a missing anchor: 04_cnn.html#dfn-stride", "link to a missing page: 05_missing.html#x"]

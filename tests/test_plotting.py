@@ -83,11 +83,20 @@ def test_figure_glues_under_its_name_and_closes(monkeypatch):
     fake = types.ModuleType("myst_nb")
     fake.glue = lambda name, obj, display=True: glued.update({name: (obj, display)})
     monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    monkeypatch.setenv("DLBOOK_BOOK_BUILD", "1")
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     plotting.figure("fig-line", fig)
     assert glued == {"fig-line": (fig, False)}
     assert not plt.fignum_exists(fig.number)
+
+    # outside a book build (a chapter's notebook in Jupyter) the figure is shown, even with myst_nb installed
+    monkeypatch.delenv("DLBOOK_BOOK_BUILD")
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(True))
+    fig, ax = plt.subplots()
+    plotting.figure("fig-line-2", fig)
+    assert shown == [True] and "fig-line-2" not in glued
 
 
 def test_figure_rejects_what_is_not_a_figure():

@@ -27,6 +27,7 @@ def trimmed_book(parent: Path) -> Path:
     shutil.copy(ROOT / "_config.yml", book)
     shutil.copy(ROOT / "book" / "index.md", book / "book")
     shutil.copy(ROOT / "book" / "references.bib", book / "book")  # scripts/editions.py points Sphinx at it
+    shutil.copy(ROOT / "book" / "terms.yml", book / "book")  # book/_ext/backmatter.py reads the term list
     shutil.copytree(ROOT / "book" / "_ext", book / "book" / "_ext")  # the build's local Sphinx extension
     for lang in ("zh", "en"):
         shutil.copy(ROOT / "book" / lang / "00_preface.md", book / "book" / lang)
