@@ -36,11 +36,11 @@ BACK_MATTER = {"glossary-table", "book-index", "errata-list"}
 STORES = ("dlbook_dfn", "dlbook_dfn_sections", "dlbook_uses", "dlbook_errata")
 
 LABELS = {
-    "zh": {"erratum": "勘误：笔记写的是“{}”", "notes": "笔记：", "code": "演示的代码：", "see": "见",
-           "introduced": "引入于：", "not_introduced": "", "letters": "按英文首字母排列",
+    "zh": {"erratum": "勘误：笔记写的是“{}”", "notes": "笔记：", "code": "演示的代码：",
+           "introduced": "引入于：",
            "none": "（本书未纠正笔记的任何说法。）"},
     "en": {"erratum": 'Erratum: the notes say "{}"', "notes": "The notes: ", "code": "The code that shows it:",
-           "see": "See", "introduced": "Introduced in: ", "not_introduced": "", "letters": "",
+           "introduced": "Introduced in: ",
            "none": "(The book corrects no statement of the notes.)"},
 }
 
